@@ -1,0 +1,34 @@
+/** The delivery channels, in the order they are listed everywhere. */
+export const CHANNELS = ['email', 'sms', 'push'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+export const TICKET_STATUSES = ['unpaid', 'paid', 'cancelled'] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
+
+export const DEVICE_PLATFORMS = ['android', 'ios', 'web'] as const;
+export type DevicePlatform = (typeof DEVICE_PLATFORMS)[number];
+
+/** Limits shared by the API's validation and the database's constraints. */
+export const LIMITS = {
+  fullName: 200,
+  email: 254,
+  /** E.164: a plus sign and at most 15 digits. */
+  phone: 16,
+  locale: 35,
+  timezone: 64,
+  deviceToken: 4096,
+  ticketReference: 64,
+  message: 1600,
+  subject: 200,
+  frequencyDays: { min: 1, max: 365 },
+  amountCents: 100_000_000,
+  apiKeyName: 100,
+} as const;
+
+/** `'a', 'b'` for a CHECK constraint's IN list. */
+export function sqlList(values: readonly string[]): string {
+  return values.map((value) => `'${value}'`).join(', ');
+}

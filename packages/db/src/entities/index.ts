@@ -1,0 +1,13 @@
+import { ApiKey } from './api-key';
+import { ChannelPreference } from './channel-preference';
+import { Device } from './device';
+import { Notification } from './notification';
+import { Reminder } from './reminder';
+import { ReminderChannel } from './reminder-channel';
+import { Ticket } from './ticket';
+import { User } from './user';
+
+export * from './channel';
+export { ApiKey, ChannelPreference, Device, Notification, Reminder, ReminderChannel, Ticket, User };
+
+export const ENTITIES = [User, ChannelPreference, Device, Ticket, Reminder, ReminderChannel, Notification, ApiKey];

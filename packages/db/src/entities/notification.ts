@@ -1,0 +1,80 @@
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { CHANNELS, LIMITS, NOTIFICATION_STATUSES, sqlList, type Channel, type NotificationStatus } from './channel';
+import { Reminder } from './reminder';
+import { Ticket } from './ticket';
+import { User } from './user';
+
+/**
+ * One message to one user on one channel, and what became of it. This row is the truth; a queue job
+ * carries only its id.
+ */
+@Entity({ name: 'notifications' })
+@Check('CHK_notifications_channel', `"channel" IN (${sqlList(CHANNELS)})`)
+@Check('CHK_notifications_status', `"status" IN (${sqlList(NOTIFICATION_STATUSES)})`)
+// Serves "a user's notifications, newest first" (scanned backwards) and the user's cascade delete.
+@Index('IDX_notifications_user_created', ['userId', 'createdAt', 'id'])
+@Index('IDX_notifications_status_created', ['status', 'createdAt'])
+// The two below keep ON DELETE SET NULL from scanning the whole table.
+@Index('IDX_notifications_ticket_id', ['ticketId'], { where: '"ticket_id" IS NOT NULL' })
+@Index('IDX_notifications_reminder_id', ['reminderId'], { where: '"reminder_id" IS NOT NULL' })
+export class Notification {
+  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'BY DEFAULT' })
+  id!: number;
+
+  @Column({ type: 'bigint' })
+  userId!: number;
+
+  @Column({ type: 'bigint', nullable: true })
+  ticketId!: number | null;
+
+  @Column({ type: 'bigint', nullable: true })
+  reminderId!: number | null;
+
+  @Column({ type: 'varchar', length: 16 })
+  channel!: Channel;
+
+  @Column({ type: 'varchar', length: LIMITS.message })
+  message!: string;
+
+  @Column({ type: 'varchar', length: LIMITS.subject, nullable: true })
+  subject!: string | null;
+
+  @Column({ type: 'varchar', length: 16, default: 'pending' })
+  status!: NotificationStatus;
+
+  /** Why the last attempt failed: the final reason once `failed`, the last retried error while `pending`. */
+  @Column({ type: 'text', nullable: true })
+  errorMessage!: string | null;
+
+  /** Provider calls made so far (throttled calls not counted). */
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  /** The provider that accepted it, e.g. `outbox`. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  provider!: string | null;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  providerMessageId!: string | null;
+
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  sentAt!: Date | null;
+
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz', precision: 3 })
+  updatedAt!: Date;
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: User;
+
+  @ManyToOne(() => Ticket, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'ticket_id' })
+  ticket?: Ticket | null;
+
+  @ManyToOne(() => Reminder, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'reminder_id' })
+  reminder?: Reminder | null;
+}

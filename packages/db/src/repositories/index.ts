@@ -1,0 +1,4 @@
+export * from './notifications';
+export * from './recipients';
+export * from './reminders';
+export * from './deliveries';

@@ -1,0 +1,131 @@
+import type { EntityManager } from 'typeorm';
+import type { Channel, NotificationStatus } from '../entities/channel';
+import { Notification } from '../entities/notification';
+
+/** A notification to create, always `pending`. */
+export interface NewNotification {
+  readonly userId: number;
+  readonly channel: Channel;
+  readonly message: string;
+  readonly subject: string | null;
+  readonly ticketId: number | null;
+  readonly reminderId: number | null;
+}
+
+interface NotificationRow {
+  id: number;
+  user_id: number;
+  ticket_id: number | null;
+  reminder_id: number | null;
+  channel: Channel;
+  message: string;
+  subject: string | null;
+  status: NotificationStatus;
+  error_message: string | null;
+  attempts: number;
+  provider: string | null;
+  provider_message_id: string | null;
+  sent_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function notificationFromRow(row: NotificationRow): Notification {
+  return Object.assign(new Notification(), {
+    id: row.id,
+    userId: row.user_id,
+    ticketId: row.ticket_id,
+    reminderId: row.reminder_id,
+    channel: row.channel,
+    message: row.message,
+    subject: row.subject,
+    status: row.status,
+    errorMessage: row.error_message,
+    attempts: row.attempts,
+    provider: row.provider,
+    providerMessageId: row.provider_message_id,
+    sentAt: row.sent_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}
+
+/**
+ * Inserts pending notifications in one statement, whatever their number, and returns them in the
+ * order given.
+ */
+export async function insertPendingNotifications(
+  manager: EntityManager,
+  notifications: readonly NewNotification[],
+): Promise<Notification[]> {
+  if (notifications.length === 0) return [];
+  const rows: NotificationRow[] = await manager.query(
+    `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id)
+     SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[])
+     RETURNING *`,
+    [
+      notifications.map((n) => n.userId),
+      notifications.map((n) => n.channel),
+      notifications.map((n) => n.message),
+      notifications.map((n) => n.subject),
+      notifications.map((n) => n.ticketId),
+      notifications.map((n) => n.reminderId),
+    ],
+  );
+  // INSERT ... SELECT FROM unnest keeps the input order in practice, but that is not a promise
+  // of SQL: sort by id, which follows insertion order within one statement.
+  return rows.sort((a, b) => a.id - b.id).map(notificationFromRow);
+}
+
+/**
+ * Marks still-pending notifications failed, e.g. when their delivery job could not be queued.
+ *
+ * @returns how many rows changed
+ */
+export async function failPendingNotifications(manager: EntityManager, ids: readonly number[], reason: string): Promise<number> {
+  if (ids.length === 0) return 0;
+  const [, count]: [unknown, number] = await manager.query(
+    `UPDATE notifications SET status = 'failed', error_message = $2, updated_at = now()
+     WHERE id = ANY($1::bigint[]) AND status = 'pending'`,
+    [ids, reason],
+  );
+  return count;
+}
+
+/** A page of a user's notifications, newest first. */
+export interface NotificationPage {
+  readonly items: Notification[];
+  /** Pass as `before` to get the next page; null on the last page. */
+  readonly next: NotificationCursor | null;
+}
+
+/** Position after which the next page starts: the last item's creation time and id. */
+export interface NotificationCursor {
+  readonly createdAt: Date;
+  readonly id: number;
+}
+
+/** A user's notifications, newest first, by keyset pagination over (created_at, id). */
+export async function listUserNotifications(
+  manager: EntityManager,
+  userId: number,
+  options: { limit: number; before?: NotificationCursor | undefined; status?: NotificationStatus | undefined },
+): Promise<NotificationPage> {
+  const params: unknown[] = [userId, options.limit + 1];
+  let where = 'user_id = $1';
+  if (options.before) {
+    params.push(options.before.createdAt, options.before.id);
+    where += ` AND (created_at, id) < ($${params.length - 1}, $${params.length})`;
+  }
+  if (options.status) {
+    params.push(options.status);
+    where += ` AND status = $${params.length}`;
+  }
+  const rows: NotificationRow[] = await manager.query(
+    `SELECT * FROM notifications WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
+    params,
+  );
+  const items = rows.slice(0, options.limit).map(notificationFromRow);
+  const last = items.at(-1);
+  return { items, next: rows.length > options.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+}

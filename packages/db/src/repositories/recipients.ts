@@ -1,0 +1,45 @@
+import type { EntityManager } from 'typeorm';
+import type { Channel } from '../entities/channel';
+
+/** What decides whether and how a user can be reached. */
+export interface Recipient {
+  readonly userId: number;
+  readonly email: string | null;
+  readonly phone: string | null;
+  readonly locale: string;
+  readonly timezone: string;
+  readonly hasActiveDevice: boolean;
+  /** Channels the user set explicitly; a channel absent here is on. */
+  readonly preferences: Readonly<Partial<Record<Channel, boolean>>>;
+}
+
+interface RecipientRow {
+  id: number;
+  email: string | null;
+  phone: string | null;
+  locale: string;
+  timezone: string;
+  has_active_device: boolean;
+  preferences: Partial<Record<Channel, boolean>>;
+}
+
+/** Loads a user's contact points and preferences in one query; null when the user does not exist. */
+export async function loadRecipient(manager: EntityManager, userId: number): Promise<Recipient | null> {
+  const [row]: RecipientRow[] = await manager.query(
+    `SELECT u.id, u.email, u.phone, u.locale, u.timezone,
+            EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id AND d.disabled_at IS NULL) AS has_active_device,
+            coalesce((SELECT json_object_agg(p.channel, p.enabled) FROM user_channel_preferences p WHERE p.user_id = u.id), '{}') AS preferences
+     FROM users u WHERE u.id = $1`,
+    [userId],
+  );
+  if (!row) return null;
+  return {
+    userId: row.id,
+    email: row.email,
+    phone: row.phone,
+    locale: row.locale,
+    timezone: row.timezone,
+    hasActiveDevice: row.has_active_device,
+    preferences: row.preferences,
+  };
+}

@@ -1,0 +1,121 @@
+import type { EntityManager } from 'typeorm';
+import type { Channel } from '../entities/channel';
+
+/** A due reminder, claimed and rescheduled, with what is needed to write its notifications. */
+export interface ClaimedReminder {
+  readonly id: number;
+  readonly userId: number;
+  readonly message: string | null;
+  readonly subject: string | null;
+  /** Its enabled channels, in the order email, sms, push. */
+  readonly channels: readonly Channel[];
+  readonly email: string | null;
+  readonly phone: string | null;
+  readonly locale: string;
+  readonly timezone: string;
+  readonly hasActiveDevice: boolean;
+  /** The user's unpaid tickets; only loaded for reminders without a message of their own. */
+  readonly unpaid: UnpaidSummary | null;
+}
+
+export interface UnpaidSummary {
+  readonly count: number;
+  readonly totalCents: number;
+  /** `YYYY-MM-DD` of the earliest due date, null when nothing is unpaid. */
+  readonly nextDueDate: string | null;
+  readonly nextDueReference: string | null;
+}
+
+interface ClaimedRow {
+  id: number;
+  user_id: number;
+  message: string | null;
+  subject: string | null;
+  channels: Channel[];
+  email: string | null;
+  phone: string | null;
+  locale: string;
+  timezone: string;
+  has_active_device: boolean;
+  unpaid_count: number | null;
+  unpaid_total_cents: number | null;
+  next_due_date: string | null;
+  next_due_reference: string | null;
+}
+
+/**
+ * Claims up to `limit` due reminders and moves each to its next period, in one statement.
+ *
+ * `FOR UPDATE SKIP LOCKED` lets any number of processors run at once: each claims rows the others
+ * have not locked, and once the caller's transaction commits the rows are no longer due. Call it
+ * inside a transaction that also writes the notifications, so a rollback un-claims the batch.
+ *
+ * The next run keeps the reminder's rhythm: whole periods of `frequency_days` are added to the
+ * previous due time until it lies after `now`, in the user's time zone so that a reminder due at
+ * 18:00 stays at 18:00 across daylight-saving changes. Periods missed while nothing ran are not
+ * sent late one by one: the reminder is sent once and resumes its rhythm.
+ */
+export async function claimDueReminders(manager: EntityManager, now: Date, limit: number): Promise<ClaimedReminder[]> {
+  const rows: ClaimedRow[] = await manager.query(
+    `WITH due AS (
+       SELECT r.id, r.frequency_days, u.timezone,
+              ((r.next_run_at AT TIME ZONE u.timezone)
+                + make_interval(days => r.frequency_days
+                    * (1 + floor(extract(epoch FROM $1::timestamptz - r.next_run_at) / (r.frequency_days * 86400))::int))
+              ) AT TIME ZONE u.timezone AS candidate
+       FROM reminders r JOIN users u ON u.id = r.user_id
+       WHERE r.active AND r.next_run_at <= $1::timestamptz
+       ORDER BY r.next_run_at
+       LIMIT $2
+       FOR UPDATE OF r SKIP LOCKED
+     ), claimed AS (
+       UPDATE reminders r
+       SET last_run_at = $1::timestamptz,
+           updated_at = $1::timestamptz,
+           -- A daylight-saving change can leave the candidate an hour short of now: one more period.
+           next_run_at = CASE WHEN due.candidate > $1::timestamptz THEN due.candidate
+                              ELSE ((due.candidate AT TIME ZONE due.timezone) + make_interval(days => due.frequency_days)) AT TIME ZONE due.timezone
+                         END
+       FROM due WHERE r.id = due.id
+       RETURNING r.id, r.user_id, r.message, r.subject
+     )
+     SELECT c.id, c.user_id, c.message, c.subject, u.email, u.phone, u.locale, u.timezone,
+            ARRAY(SELECT rc.channel FROM reminder_channels rc
+                  WHERE rc.reminder_id = c.id AND rc.enabled
+                  ORDER BY array_position(ARRAY['email', 'sms', 'push']::varchar[], rc.channel)) AS channels,
+            EXISTS (SELECT 1 FROM devices d WHERE d.user_id = c.user_id AND d.disabled_at IS NULL) AS has_active_device,
+            s.unpaid_count, s.unpaid_total_cents, s.next_due_date, s.next_due_reference
+     FROM claimed c
+     JOIN users u ON u.id = c.user_id
+     LEFT JOIN LATERAL (
+       SELECT count(*)::int AS unpaid_count,
+              coalesce(sum(t.amount_cents), 0)::bigint AS unpaid_total_cents,
+              to_char(min(t.due_date), 'YYYY-MM-DD') AS next_due_date,
+              (array_agg(t.reference ORDER BY t.due_date, t.id))[1] AS next_due_reference
+       FROM tickets t WHERE t.user_id = c.user_id AND t.status = 'unpaid'
+     ) s ON c.message IS NULL
+     ORDER BY c.id`,
+    [now, limit],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    userId: row.user_id,
+    message: row.message,
+    subject: row.subject,
+    channels: row.channels,
+    email: row.email,
+    phone: row.phone,
+    locale: row.locale,
+    timezone: row.timezone,
+    hasActiveDevice: row.has_active_device,
+    unpaid:
+      row.message === null
+        ? {
+            count: row.unpaid_count ?? 0,
+            totalCents: row.unpaid_total_cents ?? 0,
+            nextDueDate: row.next_due_date,
+            nextDueReference: row.next_due_reference,
+          }
+        : null,
+  }));
+}

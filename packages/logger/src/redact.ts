@@ -1,0 +1,43 @@
+const SECRET_KEY = /token|authorization|api[-_]?key|secret|password|passwd|credential|cookie/i;
+const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/g;
+const E164 = /\+[1-9]\d{7,14}\b/g;
+const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]+@/gi;
+
+/** `jean.dupont@example.com` → `j***@example.com` */
+export function maskEmail(email: string): string {
+  return email.replace(EMAIL, '$1***@$2');
+}
+
+/** `+33612345678` → `+33*******78` */
+export function maskPhone(phone: string): string {
+  return phone.replace(E164, (number) => number.slice(0, 3) + '*'.repeat(number.length - 5) + number.slice(-2));
+}
+
+/** Masks every email address, E.164 phone number, bearer token and URL password in a text. */
+export function redactText(text: string): string {
+  return maskPhone(maskEmail(text)).replace(BEARER, '$1 [redacted]').replace(URL_PASSWORD, '$1:***@');
+}
+
+/**
+ * A copy of a log entry's fields with personal data and secrets masked: values under secret-looking
+ * keys (token, api_key, password, ...) are dropped, strings have emails and phone numbers masked.
+ */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 6) return '[too deep]';
+  if (value instanceof Date) return value;
+  if (value instanceof Error) {
+    return { name: value.name, message: redactText(value.message), stack: value.stack && redactText(value.stack) };
+  }
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = redactField(key, item, depth + 1);
+  return copy;
+}
+
+/** One field of a log entry, redacted: dropped under a secret-looking key, masked otherwise. */
+export function redactField(key: string, value: unknown, depth = 0): unknown {
+  return SECRET_KEY.test(key) && value != null ? '[redacted]' : redactValue(value, depth);
+}

@@ -1,0 +1,273 @@
+import {
+  CHANNELS,
+  LIMITS,
+  Ticket,
+  claimDueReminders,
+  failPendingNotifications,
+  insertPendingNotifications,
+  loadRecipient,
+  type Channel,
+  type ClaimedReminder,
+  type NewNotification,
+  type Notification,
+  type Recipient,
+} from '@notofine/db';
+import { NotFoundError, ServiceUnavailableError, UnprocessableError, ValidationError } from '@notofine/errors';
+import type { Logger } from '@notofine/logger';
+import type { DeliveryQueues } from '@notofine/queue';
+import type { DataSource, EntityManager } from 'typeorm';
+import { HOW_TO_REACH, unreachableReason } from './reachability';
+import { renderUnpaidSummary } from './reminder-summary';
+
+export interface SendNotificationInput {
+  readonly userId: number;
+  readonly message: string;
+  readonly channel: Channel;
+  /** Email subject, push title; a default is used when absent. */
+  readonly subject?: string | null | undefined;
+  /** The ticket the notification is about; it must belong to the user. */
+  readonly ticketId?: number | null | undefined;
+}
+
+export interface TicketNotificationInput {
+  readonly ticketId: number;
+  readonly message: string;
+  readonly subject?: string | null | undefined;
+}
+
+/** What became of one channel of a ticket notification. */
+export type ChannelResult =
+  | { readonly status: 'pending'; readonly notification: Notification }
+  | { readonly status: 'skipped'; readonly reason: string };
+
+export interface TicketNotificationResult {
+  readonly ticketId: number;
+  readonly userId: number;
+  readonly channels: Readonly<Record<Channel, ChannelResult>>;
+  /** The notifications created, one per channel not skipped. */
+  readonly notifications: readonly Notification[];
+}
+
+export interface ReminderRunSummary {
+  /** Due reminders that produced at least one notification. */
+  processed: number;
+  /** Due reminders that produced none (nothing unpaid, no reachable channel); rescheduled all the same. */
+  skipped: number;
+  /** Notifications queued, per channel. */
+  channels: Record<Channel, number>;
+}
+
+export interface NotificationServiceDeps {
+  readonly dataSource: DataSource;
+  readonly queues: DeliveryQueues;
+  readonly logger: Logger;
+  /** Reminders claimed per transaction. */
+  readonly reminderBatchSize: number;
+}
+
+/**
+ * Everything that creates notifications: one-off sends, ticket notices, reminder runs. The HTTP API
+ * calls it, the worker's scheduler and the CLI too, and so can any other Node code.
+ *
+ * Each notification is written `pending` to PostgreSQL, then its delivery job is queued; the
+ * workers take it from there.
+ */
+export class NotificationService {
+  constructor(private readonly deps: NotificationServiceDeps) {}
+
+  /**
+   * Sends one notification to a user on one channel.
+   *
+   * @throws {@link NotFoundError} for an unknown user or ticket
+   * @throws {@link UnprocessableError} for a ticket of another user, or a channel the user cannot
+   *   be reached on or has turned off
+   * @throws {@link ServiceUnavailableError} when the queue cannot take the job (nothing is sent)
+   */
+  async sendNotification(input: SendNotificationInput): Promise<Notification> {
+    assertMessage(input.message, input.subject);
+    const { manager } = this.deps.dataSource;
+    const recipient = await loadRecipient(manager, input.userId);
+    if (!recipient) throw new NotFoundError('User', input.userId);
+    if (input.ticketId != null) await this.assertTicketOf(manager, input.ticketId, recipient.userId);
+
+    const refusal = channelRefusal(recipient, input.channel);
+    if (refusal) {
+      throw new UnprocessableError(refusal.type, refusal.title, refusal.detail, [{ field: 'channel', message: refusal.detail }]);
+    }
+
+    const [notification] = await insertPendingNotifications(manager, [
+      {
+        userId: recipient.userId,
+        channel: input.channel,
+        message: input.message,
+        subject: input.subject ?? null,
+        ticketId: input.ticketId ?? null,
+        reminderId: null,
+      },
+    ]);
+    await this.enqueue([notification!]);
+    return notification!;
+  }
+
+  /**
+   * Notifies a ticket's owner on every channel they can be reached on and have not turned off.
+   *
+   * @throws {@link NotFoundError} for an unknown ticket
+   * @throws {@link UnprocessableError} when no channel can reach the user
+   */
+  async sendTicketNotification(input: TicketNotificationInput): Promise<TicketNotificationResult> {
+    assertMessage(input.message, input.subject);
+    const { manager } = this.deps.dataSource;
+    const ticket = await manager.findOne(Ticket, { where: { id: input.ticketId }, select: { id: true, userId: true } });
+    if (!ticket) throw new NotFoundError('Ticket', input.ticketId);
+    const recipient = await loadRecipient(manager, ticket.userId);
+    if (!recipient) throw new NotFoundError('Ticket', input.ticketId);
+
+    const skipped = new Map<Channel, string>();
+    const wanted: NewNotification[] = [];
+    const subject = input.subject ?? null;
+    for (const channel of CHANNELS) {
+      const refusal = channelRefusal(recipient, channel);
+      if (refusal) skipped.set(channel, refusal.reason);
+      else wanted.push({ userId: recipient.userId, channel, message: input.message, subject, ticketId: ticket.id, reminderId: null });
+    }
+    if (wanted.length === 0) {
+      const reasons = [...skipped].map(([channel, reason]) => `${channel}: ${reason}`).join('; ');
+      throw new UnprocessableError(
+        'no-reachable-channel',
+        'The user cannot be reached',
+        `User ${recipient.userId} cannot be reached on any channel (${reasons}).`,
+      );
+    }
+
+    const notifications = await insertPendingNotifications(manager, wanted);
+    await this.enqueue(notifications);
+    const channels = Object.fromEntries(
+      CHANNELS.map((channel): [Channel, ChannelResult] => {
+        const notification = notifications.find((n) => n.channel === channel);
+        return [channel, notification ? { status: 'pending', notification } : { status: 'skipped', reason: skipped.get(channel)! }];
+      }),
+    ) as Record<Channel, ChannelResult>;
+    return { ticketId: ticket.id, userId: recipient.userId, channels, notifications };
+  }
+
+  /**
+   * Processes every reminder due now, batch after batch: claims it, writes one notification per
+   * enabled channel the user can be reached on, queues them and schedules the next run. Any number
+   * of processors may run at once; each reminder is sent once per period.
+   */
+  async processReminders(options: { now?: Date } = {}): Promise<ReminderRunSummary> {
+    const now = options.now ?? new Date();
+    const summary: ReminderRunSummary = { processed: 0, skipped: 0, channels: { email: 0, sms: 0, push: 0 } };
+    const batchSize = this.deps.reminderBatchSize;
+
+    for (;;) {
+      const { claimed, notifications } = await this.deps.dataSource.transaction(async (manager) => {
+        const claimed = await claimDueReminders(manager, now, batchSize);
+        const notifications = await insertPendingNotifications(manager, claimed.flatMap((r) => reminderNotifications(r, now)));
+        return { claimed, notifications };
+      });
+      if (claimed.length === 0) break;
+
+      await this.enqueue(notifications);
+      const notified = new Set(notifications.map((n) => n.reminderId));
+      summary.processed += notified.size;
+      summary.skipped += claimed.length - notified.size;
+      for (const notification of notifications) summary.channels[notification.channel] += 1;
+
+      // Fewer than asked: the rest are due later or being processed by someone else.
+      if (claimed.length < batchSize) break;
+    }
+    this.deps.logger.info('reminders processed', { ...summary });
+    return summary;
+  }
+
+  private async assertTicketOf(manager: EntityManager, ticketId: number, userId: number): Promise<void> {
+    const ticket = await manager.findOne(Ticket, { where: { id: ticketId }, select: { id: true, userId: true } });
+    if (!ticket) throw new NotFoundError('Ticket', ticketId);
+    if (ticket.userId !== userId) {
+      throw new UnprocessableError('ticket-of-another-user', 'The ticket belongs to another user', `Ticket ${ticketId} does not belong to user ${userId}.`, [
+        { field: 'ticket_id', message: `ticket ${ticketId} does not belong to user ${userId}` },
+      ]);
+    }
+  }
+
+  /**
+   * Queues the deliveries of freshly committed notifications. When the queue cannot take them,
+   * the rows are marked failed (so that nothing sends them later) and the caller gets a 503.
+   */
+  private async enqueue(notifications: readonly Notification[]): Promise<void> {
+    if (notifications.length === 0) return;
+    try {
+      await this.deps.queues.enqueue(notifications);
+    } catch (error) {
+      const ids = notifications.map((n) => n.id);
+      this.deps.logger.error('could not queue notifications', { error, notification_ids: ids.slice(0, 20), count: ids.length });
+      await failPendingNotifications(this.deps.dataSource.manager, ids, 'Not sent: the delivery queue was unavailable.').catch(
+        (failure: unknown) => this.deps.logger.error('could not mark unqueued notifications failed', { error: failure }),
+      );
+      throw new ServiceUnavailableError('The delivery queue is unavailable; nothing was sent. Retry in a few seconds.', {
+        cause: error,
+      });
+    }
+  }
+}
+
+interface ChannelRefusal {
+  readonly type: string;
+  readonly title: string;
+  readonly detail: string;
+  /** Short form, for per-channel results. */
+  readonly reason: string;
+}
+
+/** Why a user may not get a notification (other than a reminder) on a channel; null when they may. */
+function channelRefusal(recipient: Recipient, channel: Channel): ChannelRefusal | null {
+  const missing = unreachableReason(recipient, channel);
+  if (missing) {
+    return {
+      type: 'channel-unreachable',
+      title: 'The user cannot be reached on this channel',
+      detail: `User ${recipient.userId} ${missing}: ${HOW_TO_REACH[channel].replace('{id}', String(recipient.userId))}, or choose another channel.`,
+      reason: `the user ${missing}`,
+    };
+  }
+  if (recipient.preferences[channel] === false) {
+    return {
+      type: 'channel-disabled',
+      title: 'The user has turned this channel off',
+      detail: `User ${recipient.userId} has turned ${channel} notifications off in their preferences.`,
+      reason: `the user turned ${channel} off`,
+    };
+  }
+  return null;
+}
+
+/** The notifications a claimed reminder produces: one per enabled channel that reaches the user. */
+function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotification[] {
+  let message: string;
+  let subject: string | null;
+  if (reminder.message !== null) {
+    message = reminder.message;
+    subject = reminder.subject;
+  } else {
+    const summary = reminder.unpaid && renderUnpaidSummary(reminder.unpaid, reminder, now);
+    if (!summary) return [];
+    message = summary.text;
+    subject = reminder.subject ?? summary.subject;
+  }
+  return reminder.channels
+    .filter((channel) => unreachableReason(reminder, channel) === null)
+    .map((channel) => ({ userId: reminder.userId, channel, message, subject, ticketId: null, reminderId: reminder.id }));
+}
+
+/** The service checks what the HTTP layer checks, for callers that do not come through it. */
+function assertMessage(message: string, subject: string | null | undefined): void {
+  if (typeof message !== 'string' || message.trim() === '') throw ValidationError.forField('message', 'must not be empty');
+  if (message.length > LIMITS.message) {
+    throw ValidationError.forField('message', `must be at most ${LIMITS.message} characters (got ${message.length})`);
+  }
+  if (subject != null && subject.length > LIMITS.subject) {
+    throw ValidationError.forField('subject', `must be at most ${LIMITS.subject} characters (got ${subject.length})`);
+  }
+}

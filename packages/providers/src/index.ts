@@ -1,0 +1,3 @@
+export * from './provider';
+export { OutboxEmailProvider, OutboxPushProvider, OutboxSmsProvider } from './outbox';
+export { createProviders, closeProviders } from './create-providers';

@@ -1,0 +1,72 @@
+import type { Channel } from '@notofine/db';
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DELIVERY_JOB, DELIVERY_QUEUES, deliveryJobId, type DeliveryJobData } from './names';
+
+export interface DeliveryPolicy {
+  /** Provider calls per notification, the first included. */
+  readonly attempts: number;
+  /** Delay before the first retry; each next one doubles, with jitter. */
+  readonly backoffMs: number;
+}
+
+/** A notification to hand to its channel's workers. */
+export interface Delivery {
+  readonly id: number;
+  readonly channel: Channel;
+}
+
+/** How long finished jobs stay in Redis, for Bull Board and for the job-id de-duplication. */
+export const FINISHED_JOB_RETENTION = {
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
+} as const;
+
+/** The producer side of the three delivery queues. */
+export class DeliveryQueues {
+  private readonly queues: Record<Channel, Queue<DeliveryJobData>>;
+  private readonly jobOptions: JobsOptions;
+
+  constructor(connection: Redis, prefix: string, policy: DeliveryPolicy) {
+    this.jobOptions = {
+      attempts: policy.attempts,
+      backoff: { type: 'exponential', delay: policy.backoffMs, jitter: 0.5 },
+      ...FINISHED_JOB_RETENTION,
+    };
+    const open = (name: string) => new Queue<DeliveryJobData>(name, { connection, prefix });
+    this.queues = { email: open(DELIVERY_QUEUES.email), sms: open(DELIVERY_QUEUES.sms), push: open(DELIVERY_QUEUES.push) };
+  }
+
+  /** The queue of one channel. */
+  queue(channel: Channel): Queue<DeliveryJobData> {
+    return this.queues[channel];
+  }
+
+  /**
+   * Queues one delivery job per notification, in one round trip per channel. Queuing a
+   * notification whose job still exists does nothing (the job id is derived from the row id).
+   */
+  async enqueue(deliveries: readonly Delivery[]): Promise<void> {
+    const byChannel = new Map<Channel, Delivery[]>();
+    for (const delivery of deliveries) {
+      const list = byChannel.get(delivery.channel) ?? [];
+      list.push(delivery);
+      byChannel.set(delivery.channel, list);
+    }
+    await Promise.all(
+      [...byChannel].map(([channel, list]) =>
+        this.queues[channel].addBulk(
+          list.map(({ id }) => ({
+            name: DELIVERY_JOB,
+            data: { notificationId: id },
+            opts: { ...this.jobOptions, jobId: deliveryJobId(id) },
+          })),
+        ),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.queues).map((queue) => queue.close()));
+  }
+}

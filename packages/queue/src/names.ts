@@ -1,0 +1,37 @@
+import type { Channel } from '@notofine/db';
+
+// Queue names are part of the data in Redis: renaming one strands the jobs still waiting under
+// the old name. Drain a queue (or move its jobs) before renaming it.
+
+/** One delivery queue per channel, so that a slow provider never holds up the others. */
+export const DELIVERY_QUEUES = { email: 'email', sms: 'sms', push: 'push' } as const satisfies Record<Channel, string>;
+
+/** The queue of the reminder scheduler's ticks. */
+export const REMINDER_QUEUE = 'reminders';
+
+export const ALL_QUEUES = [...Object.values(DELIVERY_QUEUES), REMINDER_QUEUE] as const;
+
+/** Name of every job on a delivery queue. */
+export const DELIVERY_JOB = 'deliver';
+
+/**
+ * A delivery job carries the notification's id and nothing else: the row in PostgreSQL is the
+ * truth, and no message text, address or token ever sits in Redis.
+ */
+export interface DeliveryJobData {
+  readonly notificationId: number;
+}
+
+/**
+ * The job id of a notification's delivery: the same notification is never queued twice while its
+ * job exists. BullMQ forbids ids that are all digits or contain ':', hence the prefix.
+ */
+export function deliveryJobId(notificationId: number): string {
+  return `notification-${notificationId}`;
+}
+
+/** Id of the job scheduler that ticks reminder processing (one per deployment, whatever the replicas). */
+export const REMINDER_SCHEDULER_ID = 'process-reminders';
+
+/** Name of the scheduler's jobs on {@link REMINDER_QUEUE}. */
+export const REMINDER_JOB = 'process-reminders';

@@ -1,0 +1,49 @@
+import { StartupError } from '@notofine/errors';
+import { Redis } from 'ioredis';
+
+export type RedisRole = 'producer' | 'worker';
+
+/**
+ * An ioredis connection for BullMQ.
+ *
+ * - `producer` (the API): fails fast. Commands are not buffered while disconnected and time out,
+ *   so a request that needs the queue answers 503 at once instead of hanging.
+ * - `worker`: waits out outages. BullMQ's blocking commands need `maxRetriesPerRequest: null`.
+ *
+ * The connection is lazy: call {@link connectRedis} to open it and learn whether Redis is there.
+ */
+export function createRedis(url: string, role: RedisRole, connectionName: string): Redis {
+  const common = { lazyConnect: true, connectionName, connectTimeout: 5000 };
+  return role === 'producer'
+    ? new Redis(url, { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000 })
+    : new Redis(url, { ...common, maxRetriesPerRequest: null, enableOfflineQueue: true });
+}
+
+/** Opens a lazy connection, or throws a {@link StartupError} naming the server and how to start it. */
+export async function connectRedis(redis: Redis, url: string): Promise<void> {
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    redis.disconnect();
+    throw new StartupError(describeRedisError(error, url), { cause: error });
+  }
+}
+
+/** One line an operator can act on, for an error met while connecting to Redis. */
+export function describeRedisError(error: unknown, url: string): string {
+  const { hostname, port } = new URL(url);
+  const where = `Redis at ${hostname}:${port || 6379}`;
+  const code = (error as { code?: string } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)) {
+    return (
+      `Cannot reach ${where} (${code}). Start Redis (e.g. \`redis-server --daemonize yes\` or ` +
+      '`docker compose up -d redis`) or set REDIS_URL to a running server.'
+    );
+  }
+  if (/NOAUTH|WRONGPASS|invalid password/i.test(message)) {
+    return `${where} refused the connection: ${message}. Check the credentials in REDIS_URL.`;
+  }
+  return `Cannot use ${where}: ${message}`;
+}

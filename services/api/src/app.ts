@@ -1,0 +1,43 @@
+import 'reflect-metadata';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { authenticate } from './api-keys/authenticate';
+import type { ApiDeps } from './deps';
+import { deviceRoutes } from './devices/routes';
+import { healthRoutes } from './health/routes';
+import { errorHandler, routeNotFound } from './http/problem';
+import { requestContext, requireJsonBody } from './http/request-context';
+import { notificationRoutes } from './notifications/routes';
+import { reminderRoutes } from './reminders/routes';
+import { ticketRoutes } from './tickets/routes';
+import { userRoutes } from './users/routes';
+
+export interface AppOptions {
+  /** Readiness answers 503 once this returns true (the server is draining). */
+  readonly isShuttingDown?: () => boolean;
+}
+
+/** The Express application: every route, behind request ids, JSON parsing, API keys and problem+json errors. */
+export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(requestContext(deps.logger));
+  app.use(helmet());
+  app.use(healthRoutes(deps, options.isShuttingDown ?? (() => false)));
+
+  app.use(authenticate(deps.dataSource.manager, deps.logger));
+  app.use(requireJsonBody);
+  app.use(express.json({ limit: deps.config.http.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(userRoutes(deps));
+  app.use(deviceRoutes(deps));
+  app.use(ticketRoutes(deps));
+  app.use(reminderRoutes(deps));
+  app.use(notificationRoutes(deps));
+
+  app.use(routeNotFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

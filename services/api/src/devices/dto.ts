@@ -1,0 +1,15 @@
+import { DEVICE_PLATFORMS, LIMITS, type DevicePlatform } from '@notofine/db';
+import { IsDefined, IsIn, IsString, Matches, MaxLength } from 'class-validator';
+
+export class RegisterDeviceBody {
+  /** The FCM registration token. */
+  @IsDefined({ message: 'is required' })
+  @IsString({ message: 'must be a string' })
+  @Matches(/^\S+$/, { message: 'must be a registration token, without spaces' })
+  @MaxLength(LIMITS.deviceToken, { message: `must be at most ${LIMITS.deviceToken} characters` })
+  token!: string;
+
+  @IsDefined({ message: 'is required' })
+  @IsIn(DEVICE_PLATFORMS, { message: `must be one of ${DEVICE_PLATFORMS.join(', ')}` })
+  platform!: DevicePlatform;
+}

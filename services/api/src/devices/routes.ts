@@ -1,0 +1,30 @@
+import { Router } from 'express';
+import type { ApiDeps } from '../deps';
+import { parseBody, parseId } from '../http/validation';
+import { RegisterDeviceBody } from './dto';
+import { deviceJson } from './json';
+import { listDevices, registerDevice, unregisterDevice } from './use-cases';
+
+export function deviceRoutes({ dataSource }: ApiDeps): Router {
+  const router = Router();
+  const { manager } = dataSource;
+
+  router.post('/users/:userId/devices', async (req, res) => {
+    const userId = parseId(req.params.userId, 'userId');
+    const body = await parseBody(RegisterDeviceBody, req.body);
+    const { device, created } = await registerDevice(manager, userId, body);
+    res.status(created ? 201 : 200).location(`/users/${userId}/devices/${device.id}`).json(deviceJson(device));
+  });
+
+  router.get('/users/:userId/devices', async (req, res) => {
+    const devices = await listDevices(manager, parseId(req.params.userId, 'userId'));
+    res.json({ devices: devices.map(deviceJson) });
+  });
+
+  router.delete('/users/:userId/devices/:deviceId', async (req, res) => {
+    await unregisterDevice(manager, parseId(req.params.userId, 'userId'), parseId(req.params.deviceId, 'deviceId'));
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,17 @@
+import type { ReminderWithChannels } from './use-cases';
+
+export function reminderJson(reminder: ReminderWithChannels) {
+  return {
+    id: reminder.id,
+    user_id: reminder.userId,
+    frequency_days: reminder.frequencyDays,
+    active: reminder.active,
+    message: reminder.message,
+    subject: reminder.subject,
+    channels: reminder.channels.map(({ channel, enabled }) => ({ channel, enabled })),
+    next_run_at: reminder.nextRunAt,
+    last_run_at: reminder.lastRunAt,
+    created_at: reminder.createdAt,
+    updated_at: reminder.updatedAt,
+  };
+}

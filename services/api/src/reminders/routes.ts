@@ -1,0 +1,45 @@
+import { Router } from 'express';
+import type { ApiDeps } from '../deps';
+import { parseBody, parseId } from '../http/validation';
+import { CreateReminderBody, UpdateReminderBody } from './dto';
+import { reminderJson } from './json';
+import { createReminder, deleteReminder, getReminder, listReminders, updateReminder } from './use-cases';
+
+export function reminderRoutes({ dataSource, notifications }: ApiDeps): Router {
+  const router = Router();
+  const { manager } = dataSource;
+
+  router.post('/users/:userId/reminders', async (req, res) => {
+    const userId = parseId(req.params.userId, 'userId');
+    const body = await parseBody(CreateReminderBody, req.body);
+    const reminder = await createReminder(manager, userId, body);
+    res.status(201).location(`/reminders/${reminder.id}`).json(reminderJson(reminder));
+  });
+
+  router.get('/users/:userId/reminders', async (req, res) => {
+    const reminders = await listReminders(manager, parseId(req.params.userId, 'userId'));
+    res.json({ reminders: reminders.map(reminderJson) });
+  });
+
+  // Registered before /reminders/:reminderId so that "process" is never read as an id.
+  router.post('/reminders/process', async (_req, res) => {
+    res.json(await notifications.processReminders());
+  });
+
+  router.get('/reminders/:reminderId', async (req, res) => {
+    res.json(reminderJson(await getReminder(manager, parseId(req.params.reminderId, 'reminderId'))));
+  });
+
+  router.patch('/reminders/:reminderId', async (req, res) => {
+    const reminderId = parseId(req.params.reminderId, 'reminderId');
+    const body = await parseBody(UpdateReminderBody, req.body);
+    res.json(reminderJson(await updateReminder(manager, reminderId, body)));
+  });
+
+  router.delete('/reminders/:reminderId', async (req, res) => {
+    await deleteReminder(manager, parseId(req.params.reminderId, 'reminderId'));
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,115 @@
+import { CHANNELS, Reminder, ReminderChannel, User, loadRecipient, type Channel } from '@notofine/db';
+import { NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
+import { unreachableReason } from '@notofine/notifications';
+import type { EntityManager } from 'typeorm';
+import type { CreateReminderBody, UpdateReminderBody } from './dto';
+
+/** A reminder with its channels, ordered email, sms, push. */
+export type ReminderWithChannels = Reminder & { channels: ReminderChannel[] };
+
+/**
+ * Creates a reminder, due at once (its first notifications go out at the next processing run).
+ *
+ * @throws {@link UnprocessableError} when a channel cannot reach the user
+ */
+export async function createReminder(manager: EntityManager, userId: number, body: CreateReminderBody): Promise<ReminderWithChannels> {
+  await assertReachable(manager, userId, body.channels);
+  const id = await manager.transaction(async (tx) => {
+    const reminder = await tx.save(
+      tx.create(Reminder, {
+        userId,
+        frequencyDays: body.frequency_days,
+        message: body.message ?? null,
+        subject: body.subject ?? null,
+        ...(body.active !== undefined && { active: body.active }),
+      }),
+    );
+    await tx.insert(
+      ReminderChannel,
+      body.channels.map((channel) => ({ reminderId: reminder.id, channel, enabled: true })),
+    );
+    return reminder.id;
+  });
+  return getReminder(manager, id);
+}
+
+export async function getReminder(manager: EntityManager, id: number): Promise<ReminderWithChannels> {
+  const reminder = await manager.findOne(Reminder, { where: { id }, relations: { channels: true } });
+  if (!reminder) throw new NotFoundError('Reminder', id);
+  return withOrderedChannels(reminder);
+}
+
+export async function listReminders(manager: EntityManager, userId: number): Promise<ReminderWithChannels[]> {
+  if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
+  const reminders = await manager.find(Reminder, { where: { userId }, relations: { channels: true }, order: { id: 'ASC' } });
+  return reminders.map(withOrderedChannels);
+}
+
+/**
+ * Changes a reminder. New channels replace the old ones (those left out are disabled, not deleted);
+ * a new frequency counts from the last run (a reminder whose new period has already passed is due now).
+ */
+export async function updateReminder(manager: EntityManager, id: number, body: UpdateReminderBody): Promise<ReminderWithChannels> {
+  if (Object.keys(body).length === 0) {
+    throw new ValidationError('Send at least one field to change: frequency_days, channels, active, message or subject.');
+  }
+  const existing = await getReminder(manager, id);
+  if (body.channels) await assertReachable(manager, existing.userId, body.channels);
+
+  await manager.transaction(async (tx) => {
+    const changes: Partial<Reminder> = {};
+    if (body.frequency_days !== undefined && body.frequency_days !== existing.frequencyDays) {
+      changes.frequencyDays = body.frequency_days;
+      if (existing.lastRunAt) {
+        const next = new Date(existing.lastRunAt.getTime() + body.frequency_days * 86_400_000);
+        changes.nextRunAt = next > new Date() ? next : new Date();
+      }
+    }
+    if (body.active !== undefined) changes.active = body.active;
+    if (body.message !== undefined) changes.message = body.message;
+    if (body.subject !== undefined) changes.subject = body.subject;
+    if (Object.keys(changes).length > 0) await tx.update(Reminder, { id }, changes);
+
+    if (body.channels) {
+      const wanted = new Set<Channel>(body.channels);
+      await tx.upsert(
+        ReminderChannel,
+        CHANNELS.filter((channel) => wanted.has(channel) || existing.channels.some((c) => c.channel === channel)).map((channel) => ({
+          reminderId: id,
+          channel,
+          enabled: wanted.has(channel),
+        })),
+        ['reminderId', 'channel'],
+      );
+    }
+  });
+  return getReminder(manager, id);
+}
+
+export async function deleteReminder(manager: EntityManager, id: number): Promise<void> {
+  const { affected } = await manager.delete(Reminder, { id });
+  if (!affected) throw new NotFoundError('Reminder', id);
+}
+
+/** Refuses channels the user has no address for; 404 for an unknown user. */
+async function assertReachable(manager: EntityManager, userId: number, channels: readonly Channel[]): Promise<void> {
+  const recipient = await loadRecipient(manager, userId);
+  if (!recipient) throw new NotFoundError('User', userId);
+  const errors = channels.flatMap((channel) => {
+    const reason = unreachableReason(recipient, channel);
+    return reason ? [{ field: `channels[${channels.indexOf(channel)}]`, message: `${channel}: the user ${reason}` }] : [];
+  });
+  if (errors.length > 0) {
+    throw new UnprocessableError(
+      'channel-unreachable',
+      'The user cannot be reached on this channel',
+      `User ${userId} cannot be reached on ${errors.map((e) => e.message).join('; ')}. Add the missing contact point or leave the channel out.`,
+      errors,
+    );
+  }
+}
+
+function withOrderedChannels(reminder: Reminder): ReminderWithChannels {
+  const channels = [...(reminder.channels ?? [])].sort((a, b) => CHANNELS.indexOf(a.channel) - CHANNELS.indexOf(b.channel));
+  return Object.assign(reminder, { channels });
+}

@@ -1,0 +1,42 @@
+import { TICKET_STATUSES, type TicketStatus } from '@notofine/db';
+import { ValidationError } from '@notofine/errors';
+import { Router } from 'express';
+import type { ApiDeps } from '../deps';
+import { parseBody, parseId, parseStringQuery } from '../http/validation';
+import { CreateTicketBody, UpdateTicketBody } from './dto';
+import { ticketJson } from './json';
+import { createTicket, getTicket, listTickets, updateTicket } from './use-cases';
+
+export function ticketRoutes({ dataSource }: ApiDeps): Router {
+  const router = Router();
+  const { manager } = dataSource;
+
+  router.post('/users/:userId/tickets', async (req, res) => {
+    const userId = parseId(req.params.userId, 'userId');
+    const body = await parseBody(CreateTicketBody, req.body);
+    const ticket = await createTicket(manager, userId, body);
+    res.status(201).location(`/tickets/${ticket.id}`).json(ticketJson(ticket));
+  });
+
+  router.get('/users/:userId/tickets', async (req, res) => {
+    const userId = parseId(req.params.userId, 'userId');
+    const status = parseStringQuery(req.query.status, 'status');
+    if (status !== undefined && !TICKET_STATUSES.includes(status as TicketStatus)) {
+      throw ValidationError.forField('query.status', `must be one of ${TICKET_STATUSES.join(', ')}`);
+    }
+    const tickets = await listTickets(manager, userId, status as TicketStatus | undefined);
+    res.json({ tickets: tickets.map(ticketJson) });
+  });
+
+  router.get('/tickets/:ticketId', async (req, res) => {
+    res.json(ticketJson(await getTicket(manager, parseId(req.params.ticketId, 'ticketId'))));
+  });
+
+  router.patch('/tickets/:ticketId', async (req, res) => {
+    const ticketId = parseId(req.params.ticketId, 'ticketId');
+    const body = await parseBody(UpdateTicketBody, req.body);
+    res.json(ticketJson(await updateTicket(manager, ticketId, body)));
+  });
+
+  return router;
+}

@@ -1,0 +1,50 @@
+import { Ticket, User, type TicketStatus } from '@notofine/db';
+import { ConflictError, NotFoundError, ValidationError } from '@notofine/errors';
+import { QueryFailedError, type EntityManager } from 'typeorm';
+import type { CreateTicketBody, UpdateTicketBody } from './dto';
+
+export async function createTicket(manager: EntityManager, userId: number, body: CreateTicketBody): Promise<Ticket> {
+  if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
+  const ticket = manager.create(Ticket, {
+    userId,
+    reference: body.reference,
+    amountCents: body.amount_cents,
+    dueDate: body.due_date,
+    ...(body.status && { status: body.status }),
+  });
+  return saveUniqueReference(manager, ticket);
+}
+
+export async function listTickets(manager: EntityManager, userId: number, status?: TicketStatus): Promise<Ticket[]> {
+  if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
+  return manager.find(Ticket, { where: { userId, ...(status && { status }) }, order: { dueDate: 'ASC', id: 'ASC' } });
+}
+
+export async function getTicket(manager: EntityManager, id: number): Promise<Ticket> {
+  const ticket = await manager.findOneBy(Ticket, { id });
+  if (!ticket) throw new NotFoundError('Ticket', id);
+  return ticket;
+}
+
+export async function updateTicket(manager: EntityManager, id: number, body: UpdateTicketBody): Promise<Ticket> {
+  if (Object.keys(body).length === 0) {
+    throw new ValidationError('Send at least one field to change: reference, amount_cents, due_date or status.');
+  }
+  const ticket = await getTicket(manager, id);
+  if (body.reference !== undefined) ticket.reference = body.reference;
+  if (body.amount_cents !== undefined) ticket.amountCents = body.amount_cents;
+  if (body.due_date !== undefined) ticket.dueDate = body.due_date;
+  if (body.status !== undefined) ticket.status = body.status;
+  return saveUniqueReference(manager, ticket);
+}
+
+async function saveUniqueReference(manager: EntityManager, ticket: Ticket): Promise<Ticket> {
+  try {
+    return await manager.save(ticket);
+  } catch (error) {
+    if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === '23505') {
+      throw new ConflictError(`User ${ticket.userId} already has a ticket with reference ${ticket.reference}.`);
+    }
+    throw error;
+  }
+}

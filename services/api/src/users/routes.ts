@@ -1,0 +1,45 @@
+import { Router } from 'express';
+import type { ApiDeps } from '../deps';
+import { parseBody, parseId } from '../http/validation';
+import { CreateUserBody, PreferencesBody, UpdateUserBody } from './dto';
+import { userJson } from './json';
+import { createUser, deleteUser, getPreferences, getUser, setPreferences, updateUser } from './use-cases';
+
+export function userRoutes({ dataSource, config }: ApiDeps): Router {
+  const router = Router();
+  const { manager } = dataSource;
+
+  router.post('/users', async (req, res) => {
+    const body = await parseBody(CreateUserBody, req.body);
+    const user = await createUser(manager, body, config.defaultPhoneRegion);
+    res.status(201).location(`/users/${user.id}`).json(userJson(user));
+  });
+
+  router.get('/users/:userId', async (req, res) => {
+    res.json(userJson(await getUser(manager, parseId(req.params.userId, 'userId'))));
+  });
+
+  router.patch('/users/:userId', async (req, res) => {
+    const userId = parseId(req.params.userId, 'userId');
+    const body = await parseBody(UpdateUserBody, req.body);
+    res.json(userJson(await updateUser(manager, userId, body, config.defaultPhoneRegion)));
+  });
+
+  router.delete('/users/:userId', async (req, res) => {
+    await deleteUser(manager, parseId(req.params.userId, 'userId'));
+    res.status(204).end();
+  });
+
+  router.get('/users/:userId/preferences', async (req, res) => {
+    const userId = parseId(req.params.userId, 'userId');
+    res.json({ user_id: userId, channels: await getPreferences(manager, userId) });
+  });
+
+  router.put('/users/:userId/preferences', async (req, res) => {
+    const userId = parseId(req.params.userId, 'userId');
+    const body = await parseBody(PreferencesBody, req.body);
+    res.json({ user_id: userId, channels: await setPreferences(manager, userId, body.channels) });
+  });
+
+  return router;
+}

@@ -1,0 +1,67 @@
+import { CHANNELS, ChannelPreference, User, type Channel } from '@notofine/db';
+import { NotFoundError, ValidationError } from '@notofine/errors';
+import type { EntityManager } from 'typeorm';
+import { canonicalTimeZone, normalizeLocale, normalizePhone } from './contact';
+import type { ChannelSwitches, CreateUserBody, UpdateUserBody } from './dto';
+
+export type ChannelPreferences = Record<Channel, boolean>;
+
+export async function createUser(manager: EntityManager, body: CreateUserBody, phoneRegion: string): Promise<User> {
+  const user = manager.create(User, {
+    fullName: body.full_name.trim(),
+    email: body.email?.trim() || null,
+    phone: body.phone ? normalizePhone(body.phone, phoneRegion) : null,
+    ...(body.locale !== undefined && { locale: normalizeLocale(body.locale) }),
+    ...(body.timezone !== undefined && { timezone: canonicalTimeZone(body.timezone) }),
+  });
+  return manager.save(user);
+}
+
+export async function getUser(manager: EntityManager, id: number): Promise<User> {
+  const user = await manager.findOneBy(User, { id });
+  if (!user) throw new NotFoundError('User', id);
+  return user;
+}
+
+export async function updateUser(manager: EntityManager, id: number, body: UpdateUserBody, phoneRegion: string): Promise<User> {
+  if (Object.keys(body).length === 0) {
+    throw new ValidationError('Send at least one field to change: full_name, email, phone, locale or timezone.');
+  }
+  const user = await getUser(manager, id);
+  if (body.full_name !== undefined) user.fullName = body.full_name.trim();
+  if (body.email !== undefined) user.email = body.email?.trim() || null;
+  if (body.phone !== undefined) user.phone = body.phone ? normalizePhone(body.phone, phoneRegion) : null;
+  if (body.locale !== undefined) user.locale = normalizeLocale(body.locale);
+  if (body.timezone !== undefined) user.timezone = canonicalTimeZone(body.timezone);
+  return manager.save(user);
+}
+
+/** Erases a user and, by cascade, everything that belongs to them. Queued jobs find no row and send nothing. */
+export async function deleteUser(manager: EntityManager, id: number): Promise<void> {
+  const { affected } = await manager.delete(User, { id });
+  if (!affected) throw new NotFoundError('User', id);
+}
+
+/** Every channel's switch; a channel the user never set is on. */
+export async function getPreferences(manager: EntityManager, userId: number): Promise<ChannelPreferences> {
+  await getUser(manager, userId);
+  return preferencesOf(manager, userId);
+}
+
+/** Sets the channels named; the others keep their setting. */
+export async function setPreferences(manager: EntityManager, userId: number, switches: ChannelSwitches): Promise<ChannelPreferences> {
+  await getUser(manager, userId);
+  const rows = CHANNELS.filter((channel) => switches[channel] !== undefined).map((channel) =>
+    manager.create(ChannelPreference, { userId, channel, enabled: switches[channel]! }),
+  );
+  if (rows.length === 0) throw ValidationError.forField('channels', `must set at least one of ${CHANNELS.join(', ')}`);
+  await manager.upsert(ChannelPreference, rows, ['userId', 'channel']);
+  return preferencesOf(manager, userId);
+}
+
+async function preferencesOf(manager: EntityManager, userId: number): Promise<ChannelPreferences> {
+  const rows = await manager.findBy(ChannelPreference, { userId });
+  const preferences: ChannelPreferences = { email: true, sms: true, push: true };
+  for (const row of rows) preferences[row.channel] = row.enabled;
+  return preferences;
+}

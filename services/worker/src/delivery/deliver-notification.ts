@@ -1,0 +1,107 @@
+import { loadDeliveryTarget, recordNotDelivered, recordSent, type Channel, type DeliveryTarget } from '@notofine/db';
+import type { Logger } from '@notofine/logger';
+import { ProviderError } from '@notofine/providers';
+import type { DeliveryJobData } from '@notofine/queue';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { EntityManager } from 'typeorm';
+import { UndeliverableError, type ChannelSender } from './channel-sender';
+
+export interface DeliveryDeps {
+  readonly manager: EntityManager;
+  readonly senders: Readonly<Record<Channel, ChannelSender>>;
+  /** Holds back a channel's whole queue for a while (the provider asked us to slow down). */
+  readonly pauseChannel: (channel: Channel, ms: number) => Promise<void>;
+  readonly logger: Logger;
+}
+
+/** What a delivery job ended with, kept as the job's return value. */
+export type DeliveryOutcome = 'sent' | 'already-final' | 'missing';
+
+/** Longest pause a provider's throttling may impose on a queue. */
+const MAX_THROTTLE_MS = 10 * 60_000;
+
+/**
+ * Processes one delivery job: sends the notification through its channel's provider and records
+ * the outcome on the row.
+ *
+ * - A row already `sent` or `failed` is left alone, so a job delivered twice sends once.
+ * - A retriable failure keeps the row `pending` with the error and rethrows, so that BullMQ retries
+ *   with backoff; on the last attempt the row becomes `failed`.
+ * - A permanent failure makes the row `failed` and ends the job with `UnrecoverableError`.
+ * - Throttling pauses the channel's queue for the time the provider asks and puts the job back
+ *   without spending an attempt.
+ */
+export async function deliverNotification(job: Job<DeliveryJobData>, deps: DeliveryDeps): Promise<DeliveryOutcome> {
+  const { notificationId } = job.data;
+  const target = await loadDeliveryTarget(deps.manager, notificationId);
+  if (!target) {
+    // Its user was erased after it was queued.
+    deps.logger.info('notification no longer exists, nothing to send', { notification_id: notificationId });
+    return 'missing';
+  }
+  if (target.status !== 'pending') {
+    deps.logger.info('notification already final, not sent again', { notification_id: notificationId, status: target.status });
+    return 'already-final';
+  }
+
+  const sender = deps.senders[target.channel];
+  let accepted;
+  try {
+    accepted = await sender.send(target);
+  } catch (error) {
+    return recordFailure(error, target, sender, job, deps);
+  }
+  await recordSent(deps.manager, target.id, { provider: sender.provider, providerMessageId: accepted.providerMessageId });
+  deps.logger.info('notification sent', { notification_id: target.id, channel: target.channel, provider: sender.provider });
+  return 'sent';
+}
+
+async function recordFailure(
+  error: unknown,
+  target: DeliveryTarget,
+  sender: ChannelSender,
+  job: Job<DeliveryJobData>,
+  deps: DeliveryDeps,
+): Promise<never> {
+  const log = { notification_id: target.id, channel: target.channel, provider: sender.provider };
+
+  if (error instanceof UndeliverableError) {
+    await recordNotDelivered(deps.manager, target.id, { errorMessage: error.message, final: true, attempted: false, provider: null });
+    deps.logger.warn('notification failed: nobody to send it to', { ...log, reason: error.message });
+    throw new UnrecoverableError(error.message);
+  }
+
+  const failure = error instanceof ProviderError ? error : new ProviderError('retry', describeUnexpected(error), { cause: error });
+  const reason = `${sender.provider}: ${failure.message}`;
+  switch (failure.kind) {
+    case 'throttle': {
+      const waitMs = Math.min(Math.max(failure.retryAfterMs ?? 1000, 100), MAX_THROTTLE_MS);
+      await recordNotDelivered(deps.manager, target.id, {
+        errorMessage: `${reason} (throttled, retrying in ${Math.ceil(waitMs / 1000)} s)`,
+        final: false,
+        attempted: false,
+        provider: sender.provider,
+      });
+      deps.logger.warn('provider throttled, pausing the queue', { ...log, wait_ms: waitMs });
+      await deps.pauseChannel(target.channel, waitMs);
+      throw Worker.RateLimitError();
+    }
+    case 'fail':
+    case 'invalid-address':
+      await recordNotDelivered(deps.manager, target.id, { errorMessage: reason, final: true, attempted: true, provider: sender.provider });
+      deps.logger.warn('notification failed permanently', { ...log, reason });
+      throw new UnrecoverableError(reason);
+    case 'retry': {
+      const attempt = job.attemptsMade + 1;
+      const final = attempt >= (job.opts.attempts ?? 1);
+      const errorMessage = final ? `Gave up after ${attempt} attempts: ${reason}` : reason;
+      await recordNotDelivered(deps.manager, target.id, { errorMessage, final, attempted: true, provider: sender.provider });
+      deps.logger.warn(final ? 'notification failed: no attempts left' : 'send failed, will retry', { ...log, attempt, reason });
+      throw failure;
+    }
+  }
+}
+
+function describeUnexpected(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,38 @@
+import type { Logger } from '@notofine/logger';
+import type { NotificationService } from '@notofine/notifications';
+import { FINISHED_JOB_RETENTION, REMINDER_JOB, REMINDER_QUEUE, REMINDER_SCHEDULER_ID } from '@notofine/queue';
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+export interface ReminderScheduler {
+  readonly queue: Queue;
+  readonly worker: Worker;
+}
+
+/**
+ * Registers the job scheduler that ticks reminder processing on `schedule` (a cron pattern) and the
+ * worker that runs each tick.
+ *
+ * BullMQ keeps one scheduler per id: every replica upserts the same one, and each tick is a single
+ * job that exactly one replica takes. Two ticks that overlap are safe all the same, since claiming
+ * reminders is.
+ */
+export async function startReminderScheduler(options: {
+  connection: Redis;
+  prefix: string;
+  schedule: string;
+  service: NotificationService;
+  logger: Logger;
+}): Promise<ReminderScheduler> {
+  const { connection, prefix, schedule, service, logger } = options;
+  const queue = new Queue(REMINDER_QUEUE, { connection, prefix });
+  await queue.upsertJobScheduler(
+    REMINDER_SCHEDULER_ID,
+    { pattern: schedule },
+    { name: REMINDER_JOB, data: {}, opts: { ...FINISHED_JOB_RETENTION, attempts: 3, backoff: { type: 'exponential', delay: 10_000 } } },
+  );
+  const worker = new Worker(REMINDER_QUEUE, () => service.processReminders(), { connection, prefix, concurrency: 1 });
+  worker.on('failed', (job, error) => logger.error('reminder run failed', { job_id: job?.id, error }));
+  logger.info('reminder scheduler registered', { schedule });
+  return { queue, worker };
+}

@@ -1,0 +1,116 @@
+import { CHANNELS, type Channel } from '@notofine/db';
+import { loadConfig, type Config } from '@notofine/config';
+import { assertSchemaUpToDate, connectDatabase } from '@notofine/db';
+import { createLogger, withLogContext, type Logger } from '@notofine/logger';
+import { NotificationService } from '@notofine/notifications';
+import { closeProviders, createProviders, type Providers } from '@notofine/providers';
+import { DELIVERY_QUEUES, DeliveryQueues, FINISHED_JOB_RETENTION, connectRedis, createRedis, type DeliveryJobData } from '@notofine/queue';
+import { Worker } from 'bullmq';
+import type { ChannelSender } from './delivery/channel-sender';
+import { deliverNotification, type DeliveryOutcome } from './delivery/deliver-notification';
+import { emailSender } from './delivery/email-sender';
+import { pushSender } from './delivery/push-sender';
+import { smsSender } from './delivery/sms-sender';
+import { startReminderScheduler } from './reminders/reminder-scheduler';
+
+export interface WorkerServiceOptions {
+  /** Read from the environment when absent. */
+  readonly config?: Config;
+  /** The configured providers when absent; tests pass their own. */
+  readonly providers?: Providers;
+  readonly logger?: Logger;
+  /** Whether to register the reminder scheduler (default true). */
+  readonly scheduleReminders?: boolean;
+}
+
+export interface WorkerService {
+  readonly workers: Readonly<Record<Channel, Worker<DeliveryJobData, DeliveryOutcome>>>;
+  readonly notifications: NotificationService;
+  /** Stops taking jobs, lets the ones in hand finish (within the shutdown timeout), closes everything. */
+  stop(): Promise<void>;
+}
+
+/** Starts the delivery workers, one per channel queue, and the reminder scheduler. */
+export async function start(options: WorkerServiceOptions = {}): Promise<WorkerService> {
+  const config = options.config ?? loadConfig();
+  const logger = options.logger ?? createLogger({ service: 'worker', level: config.log.level, format: config.log.format });
+
+  const dataSource = await connectDatabase(config.database, { applicationName: 'notofine-worker' });
+  const connection = createRedis(config.redis.url, 'worker', 'notofine-worker');
+  try {
+    await assertSchemaUpToDate(dataSource);
+    await connectRedis(connection, config.redis.url);
+  } catch (error) {
+    connection.disconnect();
+    await dataSource.destroy();
+    throw error;
+  }
+
+  const prefix = config.redis.queuePrefix;
+  const queues = new DeliveryQueues(connection, prefix, config.delivery);
+  const notifications = new NotificationService({ dataSource, queues, logger, reminderBatchSize: config.reminders.batchSize });
+  const providers = options.providers ?? createProviders(config.providers, logger);
+  const senders: Record<Channel, ChannelSender> = {
+    email: emailSender(providers.email),
+    sms: smsSender(providers.sms),
+    push: pushSender(providers.push, dataSource.manager, logger),
+  };
+  const deps = {
+    manager: dataSource.manager,
+    senders,
+    pauseChannel: (channel: Channel, ms: number) => queues.queue(channel).rateLimit(ms),
+    logger,
+  };
+
+  const workers = Object.fromEntries(
+    CHANNELS.map((channel) => {
+      const worker = new Worker<DeliveryJobData, DeliveryOutcome>(
+        DELIVERY_QUEUES[channel],
+        (job) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps)),
+        { connection, prefix, concurrency: config.delivery.concurrency, ...FINISHED_JOB_RETENTION },
+      );
+      worker.on('error', (error) => logger.error('worker error', { queue: channel, error }));
+      return [channel, worker];
+    }),
+  ) as Record<Channel, Worker<DeliveryJobData, DeliveryOutcome>>;
+
+  const scheduler =
+    options.scheduleReminders === false
+      ? null
+      : await startReminderScheduler({ connection, prefix, schedule: config.reminders.schedule, service: notifications, logger });
+
+  logger.info('worker started', { queues: Object.values(DELIVERY_QUEUES), concurrency: config.delivery.concurrency });
+
+  return {
+    workers,
+    notifications,
+    async stop() {
+      logger.info('worker stopping');
+      const all = [...Object.values(workers), ...(scheduler ? [scheduler.worker] : [])];
+      await closeWithin(all, config.shutdownTimeoutMs, logger);
+      await Promise.all([queues.close(), scheduler?.queue.close()]);
+      await closeProviders(providers);
+      await connection.quit().catch(() => connection.disconnect());
+      await dataSource.destroy();
+      logger.info('worker stopped');
+    },
+  };
+}
+
+/**
+ * Closes workers gracefully (no new jobs, the active ones finished); past the timeout, forces them
+ * closed: their jobs are then redelivered by BullMQ's stalled-job check.
+ */
+async function closeWithin(workers: readonly Worker[], timeoutMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = Promise.all(workers.map((worker) => worker.close())).then(() => true);
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const closed = await Promise.race([graceful, timeout]);
+  clearTimeout(timer);
+  if (!closed) {
+    logger.warn('jobs still running at the shutdown timeout, forcing the workers closed', { timeout_ms: timeoutMs });
+    await Promise.all(workers.map((worker) => worker.close(true)));
+  }
+}
