@@ -1,0 +1,53 @@
+import { Device, Reminder, ReminderChannel, Ticket, User, type Channel } from '@notofine/db';
+import type { DataSource } from 'typeorm';
+
+let sequence = 0;
+const next = (): number => ++sequence;
+
+/** A `POST /users` body. */
+export function buildUserBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { full_name: 'Jean Dupont', email: `jean.dupont${next()}@example.com`, phone: '+33612345678', ...overrides };
+}
+
+/** A `POST /users/{id}/tickets` body. */
+export function buildTicketBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { reference: `ABC${100 + next()}`, amount_cents: 13500, due_date: '2026-12-15', ...overrides };
+}
+
+/** A `POST /users/{id}/reminders` body, as in the seed. */
+export function buildReminderBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { frequency_days: 7, channels: ['email', 'sms', 'push'], ...overrides };
+}
+
+/** Inserts a user straight into the database. */
+export async function insertUser(db: DataSource, overrides: Partial<User> = {}): Promise<User> {
+  return db.manager.save(
+    db.manager.create(User, { fullName: 'Jean Dupont', email: `jean.dupont${next()}@example.com`, phone: '+33612345678', ...overrides }),
+  );
+}
+
+export async function insertDevice(db: DataSource, userId: number, overrides: Partial<Device> = {}): Promise<Device> {
+  return db.manager.save(db.manager.create(Device, { userId, token: `fcm-token-${next()}-${'x'.repeat(40)}`, platform: 'android', ...overrides }));
+}
+
+export async function insertTicket(db: DataSource, userId: number, overrides: Partial<Ticket> = {}): Promise<Ticket> {
+  return db.manager.save(
+    db.manager.create(Ticket, { userId, reference: `ABC${100 + next()}`, amountCents: 13500, dueDate: '2026-12-15', ...overrides }),
+  );
+}
+
+/** Inserts a reminder with its channels (all enabled unless listed in `disabled`). */
+export async function insertReminder(
+  db: DataSource,
+  userId: number,
+  channels: readonly Channel[],
+  overrides: Partial<Reminder> = {},
+  disabled: readonly Channel[] = [],
+): Promise<Reminder> {
+  const reminder = await db.manager.save(db.manager.create(Reminder, { userId, frequencyDays: 7, ...overrides }));
+  await db.manager.insert(
+    ReminderChannel,
+    [...channels.map((channel) => ({ reminderId: reminder.id, channel, enabled: true })), ...disabled.map((channel) => ({ reminderId: reminder.id, channel, enabled: false }))],
+  );
+  return reminder;
+}
