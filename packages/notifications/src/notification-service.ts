@@ -100,7 +100,7 @@ export class NotificationService {
         userId: recipient.userId,
         channel: input.channel,
         message: input.message,
-        subject: input.subject ?? null,
+        subject: subjectOrNull(input.subject),
         ticketId: input.ticketId ?? null,
         reminderId: null,
       },
@@ -125,7 +125,7 @@ export class NotificationService {
 
     const skipped = new Map<Channel, string>();
     const wanted: NewNotification[] = [];
-    const subject = input.subject ?? null;
+    const subject = subjectOrNull(input.subject);
     for (const channel of CHANNELS) {
       const refusal = channelRefusal(recipient, channel);
       if (refusal) skipped.set(channel, refusal.reason);
@@ -261,13 +261,25 @@ function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotific
     .map((channel) => ({ userId: reminder.userId, channel, message, subject, ticketId: null, reminderId: reminder.id }));
 }
 
+/** A blank subject is no subject: the channel's default applies. */
+function subjectOrNull(subject: string | null | undefined): string | null {
+  return subject?.trim() ? subject : null;
+}
+
 /** The service checks what the HTTP layer checks, for callers that do not come through it. */
 function assertMessage(message: string, subject: string | null | undefined): void {
   if (typeof message !== 'string' || message.trim() === '') throw ValidationError.forField('message', 'must not be empty');
-  if (message.length > LIMITS.message) {
-    throw ValidationError.forField('message', `must be at most ${LIMITS.message} characters (got ${message.length})`);
+  const messageLength = characterCount(message);
+  if (messageLength > LIMITS.message) {
+    throw ValidationError.forField('message', `must be at most ${LIMITS.message} characters (got ${messageLength})`);
   }
-  if (subject != null && subject.length > LIMITS.subject) {
-    throw ValidationError.forField('subject', `must be at most ${LIMITS.subject} characters (got ${subject.length})`);
+  const subjectLength = subject == null ? 0 : characterCount(subject);
+  if (subjectLength > LIMITS.subject) {
+    throw ValidationError.forField('subject', `must be at most ${LIMITS.subject} characters (got ${subjectLength})`);
   }
+}
+
+/** Characters as PostgreSQL's varchar counts them: code points, an emoji being one (two UTF-16 units). */
+function characterCount(text: string): number {
+  return [...text].length;
 }

@@ -13,20 +13,37 @@ export type RedisRole = 'producer' | 'worker';
  * The connection is lazy: call {@link connectRedis} to open it and learn whether Redis is there.
  */
 export function createRedis(url: string, role: RedisRole, connectionName: string): Redis {
-  const common = { lazyConnect: true, connectionName, connectTimeout: 5000 };
-  return role === 'producer'
-    ? new Redis(url, { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000 })
-    : new Redis(url, { ...common, maxRetriesPerRequest: null, enableOfflineQueue: true });
+  // Once connected, reconnect for ever (Redis restarts; BullMQ copies this connection's options for
+  // its blocking ones). Before, a failure is final: start-up reports it instead of retrying.
+  let connected = false;
+  const retryStrategy = (times: number): number | null => (connected ? Math.min(times * 100, 2000) : null);
+  const common = { lazyConnect: true, connectionName, connectTimeout: 5000, retryStrategy };
+  const redis =
+    role === 'producer'
+      ? new Redis(url, { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000 })
+      : new Redis(url, { ...common, maxRetriesPerRequest: null, enableOfflineQueue: true });
+  redis.once('ready', () => {
+    connected = true;
+  });
+  return redis;
 }
 
 /** Opens a lazy connection, or throws a {@link StartupError} naming the server and how to start it. */
 export async function connectRedis(redis: Redis, url: string): Promise<void> {
+  // connect() rejects with a bare "Connection is closed": the reason comes as an 'error' event.
+  let reason: unknown;
+  const remember = (error: unknown) => {
+    reason = error;
+  };
+  redis.on('error', remember);
   try {
     await redis.connect();
     await redis.ping();
   } catch (error) {
-    redis.disconnect();
-    throw new StartupError(describeRedisError(error, url), { cause: error });
+    if (redis.status !== 'end') redis.disconnect();
+    throw new StartupError(describeRedisError(reason ?? error, url), { cause: reason ?? error });
+  } finally {
+    redis.off('error', remember);
   }
 }
 

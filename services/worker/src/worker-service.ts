@@ -30,6 +30,14 @@ export interface WorkerService {
   stop(): Promise<void>;
 }
 
+/**
+ * BullMQ checks a queue's manual rate limit (set when a provider throttles, see
+ * `deliverNotification`) only in workers that have a limiter: its `max` turns the check on. Without
+ * one, the throttled job is taken again at once and other replicas ignore the pause. This limiter
+ * never holds jobs back by itself.
+ */
+const HONOUR_PROVIDER_THROTTLING = { max: Number.MAX_SAFE_INTEGER, duration: 1000 } as const;
+
 /** Starts the delivery workers, one per channel queue, and the reminder scheduler. */
 export async function start(options: WorkerServiceOptions = {}): Promise<WorkerService> {
   const config = options.config ?? loadConfig();
@@ -45,6 +53,8 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     await dataSource.destroy();
     throw error;
   }
+
+  connection.on('error', (error) => logger.warn('redis connection error', { error }));
 
   const prefix = config.redis.queuePrefix;
   const queues = new DeliveryQueues(connection, prefix, config.delivery);
@@ -67,7 +77,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
       const worker = new Worker<DeliveryJobData, DeliveryOutcome>(
         DELIVERY_QUEUES[channel],
         (job) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps)),
-        { connection, prefix, concurrency: config.delivery.concurrency, ...FINISHED_JOB_RETENTION },
+        { connection, prefix, concurrency: config.delivery.concurrency, limiter: HONOUR_PROVIDER_THROTTLING, ...FINISHED_JOB_RETENTION },
       );
       worker.on('error', (error) => logger.error('worker error', { queue: channel, error }));
       return [channel, worker];
@@ -98,8 +108,10 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
 }
 
 /**
- * Closes workers gracefully (no new jobs, the active ones finished); past the timeout, forces them
- * closed: their jobs are then redelivered by BullMQ's stalled-job check.
+ * Closes workers gracefully (no new jobs, the active ones finished); past the timeout, stops
+ * waiting for them. BullMQ cannot hurry a close under way (`close(true)` then only returns the
+ * pending close), so the jobs still in hand are left behind: once the process exits their locks
+ * lapse, and BullMQ's stalled-job check redelivers them.
  */
 async function closeWithin(workers: readonly Worker[], timeoutMs: number, logger: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -110,7 +122,6 @@ async function closeWithin(workers: readonly Worker[], timeoutMs: number, logger
   const closed = await Promise.race([graceful, timeout]);
   clearTimeout(timer);
   if (!closed) {
-    logger.warn('jobs still running at the shutdown timeout, forcing the workers closed', { timeout_ms: timeoutMs });
-    await Promise.all(workers.map((worker) => worker.close(true)));
+    logger.warn('jobs still running at the shutdown timeout, leaving them to be redelivered', { timeout_ms: timeoutMs });
   }
 }

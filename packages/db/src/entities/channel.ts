@@ -19,7 +19,8 @@ export const LIMITS = {
   phone: 16,
   locale: 35,
   timezone: 64,
-  deviceToken: 4096,
+  /** Bounded so that the unique index on tokens (at most 2,704 bytes a row) always fits. */
+  deviceToken: 2048,
   ticketReference: 64,
   message: 1600,
   subject: 200,

@@ -2,10 +2,10 @@ import { DEVICE_PLATFORMS, LIMITS, type DevicePlatform } from '@notofine/db';
 import { IsDefined, IsIn, IsString, Matches, MaxLength } from 'class-validator';
 
 export class RegisterDeviceBody {
-  /** The FCM registration token. */
+  /** The FCM registration token: printable ASCII, about 160 characters for FCM. */
   @IsDefined({ message: 'is required' })
   @IsString({ message: 'must be a string' })
-  @Matches(/^\S+$/, { message: 'must be a registration token, without spaces' })
+  @Matches(/^[\x21-\x7e]+$/, { message: 'must be a registration token: printable ASCII characters, without spaces' })
   @MaxLength(LIMITS.deviceToken, { message: `must be at most ${LIMITS.deviceToken} characters` })
   token!: string;
 

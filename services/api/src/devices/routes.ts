@@ -10,19 +10,19 @@ export function deviceRoutes({ dataSource }: ApiDeps): Router {
   const { manager } = dataSource;
 
   router.post('/users/:userId/devices', async (req, res) => {
-    const userId = parseId(req.params.userId, 'userId');
+    const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(RegisterDeviceBody, req.body);
     const { device, created } = await registerDevice(manager, userId, body);
     res.status(created ? 201 : 200).location(`/users/${userId}/devices/${device.id}`).json(deviceJson(device));
   });
 
   router.get('/users/:userId/devices', async (req, res) => {
-    const devices = await listDevices(manager, parseId(req.params.userId, 'userId'));
+    const devices = await listDevices(manager, parseId(req.params.userId, 'user_id'));
     res.json({ devices: devices.map(deviceJson) });
   });
 
   router.delete('/users/:userId/devices/:deviceId', async (req, res) => {
-    await unregisterDevice(manager, parseId(req.params.userId, 'userId'), parseId(req.params.deviceId, 'deviceId'));
+    await unregisterDevice(manager, parseId(req.params.userId, 'user_id'), parseId(req.params.deviceId, 'device_id'));
     res.status(204).end();
   });
 

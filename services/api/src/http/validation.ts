@@ -2,6 +2,9 @@ import { ValidationError, type FieldError } from '@notofine/errors';
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { getMetadataStorage, validate, type ValidationError as ClassValidatorError } from 'class-validator';
 
+/** A DTO class, as class-validator's metadata knows it. */
+type DtoClass = new (...args: never[]) => object;
+
 /** Keys that could reach an object's prototype; refused anywhere in a body. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -18,6 +21,8 @@ export async function parseBody<T extends object>(dto: ClassConstructor<T>, body
   }
   const forbidden = findForbiddenKey(body, '');
   if (forbidden) throw ValidationError.forField(forbidden, 'is not an allowed field name');
+  const list = findListForObject(dto, body, '');
+  if (list) throw ValidationError.forField(list, 'must be an object, not a list');
 
   const instance = plainToInstance(dto, body);
   const errors = await validate(instance, {
@@ -27,6 +32,11 @@ export async function parseBody<T extends object>(dto: ClassConstructor<T>, body
     validationError: { target: false, value: false },
   });
   if (errors.length > 0) throw validationErrorOf(flatten(errors, dto, ''));
+  // Class fields exist on every instance, undefined when not sent: drop those, so that the keys of
+  // the result are the fields the client sent (an empty PATCH is told apart from a real one).
+  for (const [key, value] of Object.entries(instance)) {
+    if (value === undefined) delete (instance as Record<string, unknown>)[key];
+  }
   return instance;
 }
 
@@ -71,12 +81,25 @@ function findForbiddenKey(value: unknown, path: string): string | null {
   return null;
 }
 
-function knownFields(dto: Function): string[] {
+/** class-transformer throws when a list comes where a nested DTO is expected: find it first. */
+function findListForObject(dto: DtoClass, body: object, path: string): string | null {
+  for (const [key, value] of Object.entries(body)) {
+    const nested = childDto(dto, key);
+    if (!nested) continue;
+    const field = path ? `${path}.${key}` : key;
+    if (Array.isArray(value)) return field;
+    const deeper = typeof value === 'object' && value !== null ? findListForObject(nested, value, field) : null;
+    if (deeper) return deeper;
+  }
+  return null;
+}
+
+function knownFields(dto: DtoClass): string[] {
   const metadata = getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false);
   return [...new Set(metadata.map((m) => m.propertyName))];
 }
 
-function flatten(errors: readonly ClassValidatorError[], dto: Function | undefined, path: string): FieldError[] {
+function flatten(errors: readonly ClassValidatorError[], dto: DtoClass | undefined, path: string): FieldError[] {
   return errors.flatMap((error) => {
     const field = /^\d+$/.test(error.property) ? `${path}[${error.property}]` : path ? `${path}.${error.property}` : error.property;
     const constraints = error.constraints ?? {};
@@ -96,8 +119,8 @@ function flatten(errors: readonly ClassValidatorError[], dto: Function | undefin
 }
 
 /** The DTO class of a nested property, from class-transformer's `@Type` metadata. */
-function childDto(dto: Function | undefined, property: string): Function | undefined {
+function childDto(dto: DtoClass | undefined, property: string): DtoClass | undefined {
   if (!dto) return undefined;
   const designType: unknown = Reflect.getMetadata('design:type', dto.prototype as object, property);
-  return typeof designType === 'function' && designType !== Object && designType !== Array ? (designType as Function) : undefined;
+  return typeof designType === 'function' && designType !== Object && designType !== Array ? (designType as DtoClass) : undefined;
 }

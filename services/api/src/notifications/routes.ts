@@ -24,21 +24,21 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
   });
 
   router.post('/tickets/:ticketId/notify', async (req, res) => {
-    const ticketId = parseId(req.params.ticketId, 'ticketId');
+    const ticketId = parseId(req.params.ticketId, 'ticket_id');
     const body = await parseBody(NotifyTicketBody, req.body);
     const result = await notifications.sendTicketNotification({ ticketId, message: body.message, subject: body.subject });
     res.status(202).json(ticketNotificationJson(result));
   });
 
   router.get('/notifications/:notificationId', async (req, res) => {
-    const id = parseId(req.params.notificationId, 'notificationId');
+    const id = parseId(req.params.notificationId, 'notification_id');
     const notification = await manager.findOneBy(Notification, { id });
     if (!notification) throw new NotFoundError('Notification', id);
     res.json(notificationJson(notification));
   });
 
   router.get('/users/:userId/notifications', async (req, res) => {
-    const userId = parseId(req.params.userId, 'userId');
+    const userId = parseId(req.params.userId, 'user_id');
     const limit = parseIntegerQuery(req.query.limit, 'limit', { min: 1, max: 100, default: 10 });
     const cursor = parseStringQuery(req.query.cursor, 'cursor');
     const status = parseStringQuery(req.query.status, 'status');

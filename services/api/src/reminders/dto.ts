@@ -12,10 +12,9 @@ import {
   IsString,
   Matches,
   Max,
-  MaxLength,
   Min,
 } from 'class-validator';
-import { OmittableNotNull } from '../http/decorators';
+import { MaxCharacters, OmittableNotNull } from '../http/decorators';
 
 const FREQUENCY_MESSAGE = `must be a whole number of days between ${LIMITS.frequencyDays.min} and ${LIMITS.frequencyDays.max}`;
 const CHANNELS_MESSAGE = `must be a non-empty list of distinct channels among ${CHANNELS.join(', ')}`;
@@ -39,12 +38,12 @@ export class CreateReminderBody {
   @IsOptional()
   @IsString({ message: 'must be a string' })
   @Matches(/\S/, { message: 'must not be blank' })
-  @MaxLength(LIMITS.message, { message: `must be at most ${LIMITS.message} characters` })
+  @MaxCharacters(LIMITS.message, { message: `must be at most ${LIMITS.message} characters` })
   message?: string | null;
 
   @IsOptional()
   @IsString({ message: 'must be a string' })
-  @MaxLength(LIMITS.subject, { message: `must be at most ${LIMITS.subject} characters` })
+  @MaxCharacters(LIMITS.subject, { message: `must be at most ${LIMITS.subject} characters` })
   subject?: string | null;
 
   @OmittableNotNull()
@@ -72,12 +71,12 @@ export class UpdateReminderBody {
   @IsOptional()
   @IsString({ message: 'must be a string' })
   @Matches(/\S/, { message: 'must not be blank' })
-  @MaxLength(LIMITS.message, { message: `must be at most ${LIMITS.message} characters` })
+  @MaxCharacters(LIMITS.message, { message: `must be at most ${LIMITS.message} characters` })
   message?: string | null;
 
   @IsOptional()
   @IsString({ message: 'must be a string' })
-  @MaxLength(LIMITS.subject, { message: `must be at most ${LIMITS.subject} characters` })
+  @MaxCharacters(LIMITS.subject, { message: `must be at most ${LIMITS.subject} characters` })
   subject?: string | null;
 
   @OmittableNotNull()

@@ -10,14 +10,14 @@ export function reminderRoutes({ dataSource, notifications }: ApiDeps): Router {
   const { manager } = dataSource;
 
   router.post('/users/:userId/reminders', async (req, res) => {
-    const userId = parseId(req.params.userId, 'userId');
+    const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(CreateReminderBody, req.body);
     const reminder = await createReminder(manager, userId, body);
     res.status(201).location(`/reminders/${reminder.id}`).json(reminderJson(reminder));
   });
 
   router.get('/users/:userId/reminders', async (req, res) => {
-    const reminders = await listReminders(manager, parseId(req.params.userId, 'userId'));
+    const reminders = await listReminders(manager, parseId(req.params.userId, 'user_id'));
     res.json({ reminders: reminders.map(reminderJson) });
   });
 
@@ -27,17 +27,17 @@ export function reminderRoutes({ dataSource, notifications }: ApiDeps): Router {
   });
 
   router.get('/reminders/:reminderId', async (req, res) => {
-    res.json(reminderJson(await getReminder(manager, parseId(req.params.reminderId, 'reminderId'))));
+    res.json(reminderJson(await getReminder(manager, parseId(req.params.reminderId, 'reminder_id'))));
   });
 
   router.patch('/reminders/:reminderId', async (req, res) => {
-    const reminderId = parseId(req.params.reminderId, 'reminderId');
+    const reminderId = parseId(req.params.reminderId, 'reminder_id');
     const body = await parseBody(UpdateReminderBody, req.body);
     res.json(reminderJson(await updateReminder(manager, reminderId, body)));
   });
 
   router.delete('/reminders/:reminderId', async (req, res) => {
-    await deleteReminder(manager, parseId(req.params.reminderId, 'reminderId'));
+    await deleteReminder(manager, parseId(req.params.reminderId, 'reminder_id'));
     res.status(204).end();
   });
 

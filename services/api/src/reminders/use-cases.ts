@@ -20,7 +20,7 @@ export async function createReminder(manager: EntityManager, userId: number, bod
         userId,
         frequencyDays: body.frequency_days,
         message: body.message ?? null,
-        subject: body.subject ?? null,
+        subject: body.subject?.trim() ? body.subject : null,
         ...(body.active !== undefined && { active: body.active }),
       }),
     );
@@ -67,7 +67,7 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
     }
     if (body.active !== undefined) changes.active = body.active;
     if (body.message !== undefined) changes.message = body.message;
-    if (body.subject !== undefined) changes.subject = body.subject;
+    if (body.subject !== undefined) changes.subject = body.subject?.trim() ? body.subject : null;
     if (Object.keys(changes).length > 0) await tx.update(Reminder, { id }, changes);
 
     if (body.channels) {

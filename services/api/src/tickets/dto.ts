@@ -1,11 +1,12 @@
 import { LIMITS, TICKET_STATUSES, type TicketStatus } from '@notofine/db';
-import { IsDefined, IsIn, IsInt, IsString, Matches, Max, MaxLength, Min, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
-import { OmittableNotNull } from '../http/decorators';
+import { IsDefined, IsIn, IsInt, IsString, Matches, Max, Min, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
+import { MaxCharacters, OmittableNotNull } from '../http/decorators';
 
 @ValidatorConstraint({ name: 'isCalendarDate' })
 class IsCalendarDate implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
-    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+    // PostgreSQL has no year 0 (1 BC comes before AD 1), which JavaScript dates accept.
+    if (typeof value !== 'string' || !/^(?!0000)\d{4}-\d{2}-\d{2}$/.test(value)) return false;
     const date = new Date(`${value}T00:00:00Z`);
     return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
   }
@@ -22,7 +23,7 @@ export class CreateTicketBody {
   @IsDefined({ message: 'is required' })
   @IsString({ message: 'must be a string' })
   @Matches(/^\S(.*\S)?$/, { message: REFERENCE_MESSAGE })
-  @MaxLength(LIMITS.ticketReference, { message: REFERENCE_MESSAGE })
+  @MaxCharacters(LIMITS.ticketReference, { message: REFERENCE_MESSAGE })
   reference!: string;
 
   @IsDefined({ message: 'is required' })
@@ -44,7 +45,7 @@ export class UpdateTicketBody {
   @OmittableNotNull()
   @IsString({ message: 'must be a string' })
   @Matches(/^\S(.*\S)?$/, { message: REFERENCE_MESSAGE })
-  @MaxLength(LIMITS.ticketReference, { message: REFERENCE_MESSAGE })
+  @MaxCharacters(LIMITS.ticketReference, { message: REFERENCE_MESSAGE })
   reference?: string;
 
   @OmittableNotNull()

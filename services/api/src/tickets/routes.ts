@@ -12,14 +12,14 @@ export function ticketRoutes({ dataSource }: ApiDeps): Router {
   const { manager } = dataSource;
 
   router.post('/users/:userId/tickets', async (req, res) => {
-    const userId = parseId(req.params.userId, 'userId');
+    const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(CreateTicketBody, req.body);
     const ticket = await createTicket(manager, userId, body);
     res.status(201).location(`/tickets/${ticket.id}`).json(ticketJson(ticket));
   });
 
   router.get('/users/:userId/tickets', async (req, res) => {
-    const userId = parseId(req.params.userId, 'userId');
+    const userId = parseId(req.params.userId, 'user_id');
     const status = parseStringQuery(req.query.status, 'status');
     if (status !== undefined && !TICKET_STATUSES.includes(status as TicketStatus)) {
       throw ValidationError.forField('query.status', `must be one of ${TICKET_STATUSES.join(', ')}`);
@@ -29,11 +29,11 @@ export function ticketRoutes({ dataSource }: ApiDeps): Router {
   });
 
   router.get('/tickets/:ticketId', async (req, res) => {
-    res.json(ticketJson(await getTicket(manager, parseId(req.params.ticketId, 'ticketId'))));
+    res.json(ticketJson(await getTicket(manager, parseId(req.params.ticketId, 'ticket_id'))));
   });
 
   router.patch('/tickets/:ticketId', async (req, res) => {
-    const ticketId = parseId(req.params.ticketId, 'ticketId');
+    const ticketId = parseId(req.params.ticketId, 'ticket_id');
     const body = await parseBody(UpdateTicketBody, req.body);
     res.json(ticketJson(await updateTicket(manager, ticketId, body)));
   });

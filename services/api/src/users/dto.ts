@@ -1,7 +1,7 @@
 import { CHANNELS, LIMITS } from '@notofine/db';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsDefined, IsEmail, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
-import { OmittableNotNull } from '../http/decorators';
+import { IsBoolean, IsDefined, IsEmail, IsObject, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
+import { MaxCharacters, OmittableNotNull } from '../http/decorators';
 
 const NOT_BLANK = /\S/;
 
@@ -9,19 +9,19 @@ export class CreateUserBody {
   @IsDefined({ message: 'is required' })
   @IsString({ message: 'must be a string' })
   @Matches(NOT_BLANK, { message: 'must not be blank' })
-  @MaxLength(LIMITS.fullName, { message: `must be at most ${LIMITS.fullName} characters` })
+  @MaxCharacters(LIMITS.fullName, { message: `must be at most ${LIMITS.fullName} characters` })
   full_name!: string;
 
   @IsOptional()
   @IsString({ message: 'must be a string' })
-  @MaxLength(LIMITS.email, { message: `must be at most ${LIMITS.email} characters` })
+  @MaxCharacters(LIMITS.email, { message: `must be at most ${LIMITS.email} characters` })
   @IsEmail({}, { message: 'must be an email address such as jean@example.com' })
   email?: string | null;
 
   /** E.164 or national format; normalized to E.164. */
   @IsOptional()
   @IsString({ message: 'must be a string' })
-  @MaxLength(32, { message: 'must be at most 32 characters' })
+  @MaxCharacters(32, { message: 'must be at most 32 characters' })
   phone?: string | null;
 
   @OmittableNotNull()
@@ -38,18 +38,18 @@ export class UpdateUserBody {
   @OmittableNotNull()
   @IsString({ message: 'must be a string' })
   @Matches(NOT_BLANK, { message: 'must not be blank' })
-  @MaxLength(LIMITS.fullName, { message: `must be at most ${LIMITS.fullName} characters` })
+  @MaxCharacters(LIMITS.fullName, { message: `must be at most ${LIMITS.fullName} characters` })
   full_name?: string;
 
   @IsOptional()
   @IsString({ message: 'must be a string' })
-  @MaxLength(LIMITS.email, { message: `must be at most ${LIMITS.email} characters` })
+  @MaxCharacters(LIMITS.email, { message: `must be at most ${LIMITS.email} characters` })
   @IsEmail({}, { message: 'must be an email address such as jean@example.com' })
   email?: string | null;
 
   @IsOptional()
   @IsString({ message: 'must be a string' })
-  @MaxLength(32, { message: 'must be at most 32 characters' })
+  @MaxCharacters(32, { message: 'must be at most 32 characters' })
   phone?: string | null;
 
   @OmittableNotNull()

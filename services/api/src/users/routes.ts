@@ -16,27 +16,27 @@ export function userRoutes({ dataSource, config }: ApiDeps): Router {
   });
 
   router.get('/users/:userId', async (req, res) => {
-    res.json(userJson(await getUser(manager, parseId(req.params.userId, 'userId'))));
+    res.json(userJson(await getUser(manager, parseId(req.params.userId, 'user_id'))));
   });
 
   router.patch('/users/:userId', async (req, res) => {
-    const userId = parseId(req.params.userId, 'userId');
+    const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(UpdateUserBody, req.body);
     res.json(userJson(await updateUser(manager, userId, body, config.defaultPhoneRegion)));
   });
 
   router.delete('/users/:userId', async (req, res) => {
-    await deleteUser(manager, parseId(req.params.userId, 'userId'));
+    await deleteUser(manager, parseId(req.params.userId, 'user_id'));
     res.status(204).end();
   });
 
   router.get('/users/:userId/preferences', async (req, res) => {
-    const userId = parseId(req.params.userId, 'userId');
+    const userId = parseId(req.params.userId, 'user_id');
     res.json({ user_id: userId, channels: await getPreferences(manager, userId) });
   });
 
   router.put('/users/:userId/preferences', async (req, res) => {
-    const userId = parseId(req.params.userId, 'userId');
+    const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(PreferencesBody, req.body);
     res.json({ user_id: userId, channels: await setPreferences(manager, userId, body.channels) });
   });

@@ -1,0 +1,63 @@
+import { Writable } from 'node:stream';
+import { createLogger, maskEmail, maskPhone, redactText, withLogContext } from '../src';
+
+function jsonLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger({ service: 'test', level: 'info', format: 'json', stream }), lines };
+}
+
+describe('redaction', () => {
+  it('masks emails and E.164 phone numbers, keeping enough to tell them apart', () => {
+    expect(maskEmail('jean.dupont@example.com')).toBe('j***@example.com');
+    expect(maskPhone('+33612345678')).toBe('+33*******78');
+    expect(redactText('to jean@example.com and +447700900123, Bearer abc.def')).toBe('to j***@example.com and +44********23, Bearer [redacted]');
+    expect(redactText('postgres://app:s3cret@db:5432/notofine')).toBe('postgres://app:***@db:5432/notofine');
+  });
+});
+
+describe('createLogger', () => {
+  it('writes JSON lines with the service, the level and the message', () => {
+    const { logger, lines } = jsonLogger();
+
+    logger.info('notification sent', { notification_id: 12 });
+
+    expect(lines).toEqual([expect.objectContaining({ service: 'test', level: 'info', message: 'notification sent', notification_id: 12 })]);
+    expect(lines[0]?.timestamp).toEqual(expect.any(String));
+  });
+
+  it('adds the request or job id of the current context to every entry, across awaits', async () => {
+    const { logger, lines } = jsonLogger();
+
+    await withLogContext({ request_id: 'req-1' }, async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      logger.info('inside');
+    });
+    logger.info('outside');
+
+    expect(lines.map((line) => line.request_id)).toEqual(['req-1', undefined]);
+  });
+
+  it('never writes personal data or secrets: emails, phones, tokens, keys are masked or dropped', () => {
+    const { logger, lines } = jsonLogger();
+
+    logger.info('sending to jean@example.com', {
+      to: '+33612345678',
+      token: 'fcm-registration-token',
+      headers: { authorization: 'Bearer nfk_secret' },
+      error: new Error('rejected jean@example.com'),
+    });
+
+    const written = JSON.stringify(lines);
+    for (const secret of ['jean@example.com', '+33612345678', 'fcm-registration-token', 'nfk_secret']) {
+      expect(written).not.toContain(secret);
+    }
+    expect(lines[0]).toMatchObject({ message: 'sending to j***@example.com', to: '+33*******78', token: '[redacted]', headers: { authorization: '[redacted]' } });
+    expect(lines[0]?.error).toMatchObject({ message: 'rejected j***@example.com' });
+  });
+});

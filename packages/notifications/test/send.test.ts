@@ -1,0 +1,96 @@
+import { Notification } from '@notofine/db';
+import { NotFoundError, ServiceUnavailableError, UnprocessableError, ValidationError } from '@notofine/errors';
+import { DeliveryQueues, connectRedis, createRedis } from '@notofine/queue';
+import { insertDevice, insertTicket, insertUser } from '@test/factories';
+import { NotificationService } from '../src';
+import { startService, type ServiceHarness } from './service-harness';
+
+let harness: ServiceHarness;
+beforeAll(async () => {
+  harness = await startService();
+});
+afterAll(() => harness.stop());
+
+describe('sendNotification', () => {
+  it('writes a pending row and queues a job that carries its id only', async () => {
+    const user = await insertUser(harness.env.db);
+    const ticket = await insertTicket(harness.env.db, user.id);
+
+    const notification = await harness.service.sendNotification({ userId: user.id, channel: 'sms', message: 'Votre contravention est due', ticketId: ticket.id });
+
+    expect(notification).toMatchObject({ status: 'pending', channel: 'sms', ticketId: ticket.id, attempts: 0 });
+    const job = await harness.queues.queue('sms').getJob(`notification-${notification.id}`);
+    expect(job?.data).toEqual({ notificationId: notification.id });
+    expect(job?.opts).toMatchObject({ attempts: harness.env.config.delivery.attempts, backoff: { type: 'exponential', jitter: 0.5 } });
+  });
+
+  it('refuses an unknown user, another user’s ticket, an unreachable or disabled channel, and writes nothing', async () => {
+    const user = await insertUser(harness.env.db, { phone: null });
+    const other = await insertUser(harness.env.db);
+    const othersTicket = await insertTicket(harness.env.db, other.id);
+    await harness.env.db.query(`INSERT INTO user_channel_preferences (user_id, channel, enabled) VALUES ($1, 'email', false)`, [user.id]);
+    const send = (input: Partial<Parameters<NotificationService['sendNotification']>[0]>) =>
+      harness.service.sendNotification({ userId: user.id, channel: 'push', message: 'Rappel', ...input });
+
+    await expect(send({ userId: 999_999 })).rejects.toThrow(NotFoundError);
+    await expect(send({ channel: 'email', ticketId: 999_999 })).rejects.toThrow(NotFoundError);
+    await expect(send({ channel: 'email', ticketId: othersTicket.id })).rejects.toMatchObject({ status: 422, type: 'ticket-of-another-user' });
+    await expect(send({ channel: 'sms' })).rejects.toMatchObject({ status: 422, type: 'channel-unreachable', message: expect.stringContaining('no phone number') });
+    await expect(send({ channel: 'push' })).rejects.toMatchObject({ status: 422, message: expect.stringContaining('no active push device') });
+    await expect(send({ channel: 'email' })).rejects.toMatchObject({ status: 422, type: 'channel-disabled' });
+    await expect(send({ channel: 'email', message: ' ' })).rejects.toThrow(ValidationError);
+    expect(await harness.env.db.manager.countBy(Notification, { userId: user.id })).toBe(0);
+  });
+
+  it('when the queue is unreachable, answers 503 at once and marks the row failed so nothing sends it later', async () => {
+    const { config } = harness.env;
+    const redis = createRedis(config.redis.url, 'producer', 'notofine-tests-dead');
+    await connectRedis(redis, config.redis.url);
+    const queues = new DeliveryQueues(redis, config.redis.queuePrefix, config.delivery);
+    const service = new NotificationService({ dataSource: harness.env.db, queues, logger: harness.env.logger, reminderBatchSize: 10 });
+    const user = await insertUser(harness.env.db);
+    redis.disconnect();
+
+    const started = Date.now();
+    const sending = service.sendNotification({ userId: user.id, channel: 'email', message: 'Rappel' });
+
+    await expect(sending).rejects.toThrow(ServiceUnavailableError);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const [row] = await harness.env.db.manager.findBy(Notification, { userId: user.id });
+    expect(row).toMatchObject({ status: 'failed', errorMessage: 'Not sent: the delivery queue was unavailable.' });
+    await queues.close();
+  });
+});
+
+describe('sendTicketNotification', () => {
+  it('sends on every channel the owner can be reached on and has not turned off, and says why the others were skipped', async () => {
+    const user = await insertUser(harness.env.db);
+    await insertDevice(harness.env.db, user.id);
+    await harness.env.db.query(`INSERT INTO user_channel_preferences (user_id, channel, enabled) VALUES ($1, 'sms', false)`, [user.id]);
+    const ticket = await insertTicket(harness.env.db, user.id, { reference: 'ABC123' });
+
+    const result = await harness.service.sendTicketNotification({ ticketId: ticket.id, message: 'Votre contravention #ABC123 est due', subject: 'Rappel de paiement' });
+
+    expect(result.channels.email).toMatchObject({ status: 'pending' });
+    expect(result.channels.push).toMatchObject({ status: 'pending' });
+    expect(result.channels.sms).toEqual({ status: 'skipped', reason: 'the user turned sms off' });
+    expect(result.notifications.map((n) => [n.channel, n.ticketId])).toEqual([
+      ['email', ticket.id],
+      ['push', ticket.id],
+    ]);
+  });
+
+  it('refuses when no channel reaches the owner', async () => {
+    const user = await insertUser(harness.env.db, { email: null, phone: null });
+    const ticket = await insertTicket(harness.env.db, user.id);
+
+    const sending = harness.service.sendTicketNotification({ ticketId: ticket.id, message: 'Rappel' });
+
+    await expect(sending).rejects.toThrow(UnprocessableError);
+    await expect(sending).rejects.toMatchObject({ message: expect.stringMatching(/email: the user has no email address; sms: the user has no phone number; push: the user has no active push device/) });
+  });
+
+  it('answers 404 for an unknown ticket', async () => {
+    await expect(harness.service.sendTicketNotification({ ticketId: 424_242, message: 'Rappel' })).rejects.toThrow(NotFoundError);
+  });
+});

@@ -1,0 +1,126 @@
+import { Device } from '@notofine/db';
+import { ProviderError, type PushMessage, type PushOutcome } from '@notofine/providers';
+import { insertDevice, insertUser } from '@test/factories';
+import type { Step } from '@test/scripted-providers';
+import { In } from 'typeorm';
+import { finishedDeliveryJob, insertPendingNotification, settledNotification } from './notification-fixtures';
+import { startWorker, type WorkerHarness } from './worker-harness';
+
+let harness: WorkerHarness;
+beforeAll(async () => {
+  harness = await startWorker({ env: { DELIVERY_ATTEMPTS: '3' } });
+});
+afterAll(() => harness.stop());
+
+/**
+ * A push provider call that answers token by token: the tokens in `refuse` get their error, every
+ * other token is accepted.
+ */
+function answerPerToken(refuse: ReadonlyMap<string, ProviderError>): Step<PushMessage, PushOutcome> {
+  return (message) => ({
+    accepted: message.tokens.filter((token) => !refuse.has(token)).map((token) => ({ token, providerMessageId: `fcm-${token}` })),
+    refused: message.tokens.filter((token) => refuse.has(token)).map((token) => ({ token, error: refuse.get(token)! })),
+  });
+}
+
+const unregistered = (): ProviderError => new ProviderError('invalid-address', 'UNREGISTERED');
+
+function pushCallsFor(notificationId: number): PushMessage[] {
+  return harness.providers.push.calls.filter((call) => call.notificationId === notificationId);
+}
+
+async function disabledAtOf(devices: readonly Device[]): Promise<Array<Date | null>> {
+  const rows = await harness.env.db.manager.findBy(Device, { id: In(devices.map((device) => device.id)) });
+  return devices.map((device) => rows.find((row) => row.id === device.id)!.disabledAt);
+}
+
+describe('push delivery', () => {
+  it('sends one notification to every active device of the user in one provider call, disabled devices excluded', async () => {
+    const user = await insertUser(harness.env.db);
+    const phone = await insertDevice(harness.env.db, user.id, { platform: 'android' });
+    const browser = await insertDevice(harness.env.db, user.id, { platform: 'web' });
+    await insertDevice(harness.env.db, user.id, { platform: 'ios', disabledAt: new Date('2026-01-01T00:00:00Z') });
+
+    const pending = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'push', message: 'Votre contravention est due', subject: 'Rappel' });
+    const row = await settledNotification(harness.env.db, pending.id);
+
+    expect(row).toMatchObject({ status: 'sent', attempts: 1, provider: 'scripted' });
+    expect(pushCallsFor(pending.id)).toEqual([{ notificationId: pending.id, tokens: [phone.token, browser.token], title: 'Rappel', body: 'Votre contravention est due' }]);
+  });
+
+  it('is sent when at least one device accepted it, and records that device\'s message id', async () => {
+    const user = await insertUser(harness.env.db);
+    const busy = await insertDevice(harness.env.db, user.id);
+    const accepting = await insertDevice(harness.env.db, user.id);
+    harness.providers.push.script(answerPerToken(new Map([[busy.token, new ProviderError('retry', 'UNAVAILABLE')]])));
+
+    const pending = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'push', message: 'Rappel' });
+    const row = await settledNotification(harness.env.db, pending.id);
+
+    expect(row).toMatchObject({ status: 'sent', attempts: 1, providerMessageId: `fcm-${accepting.token}`, errorMessage: null });
+    expect(pushCallsFor(pending.id)).toHaveLength(1);
+    // A transient refusal says nothing about the token: the device stays active.
+    expect(await disabledAtOf([busy, accepting])).toEqual([null, null]);
+  });
+
+  it('disables on the spot the devices whose token the provider reports unregistered, and keeps the others active', async () => {
+    const user = await insertUser(harness.env.db);
+    const [first, dead, second, alsoDead] = [
+      await insertDevice(harness.env.db, user.id),
+      await insertDevice(harness.env.db, user.id),
+      await insertDevice(harness.env.db, user.id),
+      await insertDevice(harness.env.db, user.id),
+    ];
+    harness.providers.push.script(answerPerToken(new Map([[dead.token, unregistered()], [alsoDead.token, unregistered()]])));
+
+    const pending = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'push', message: 'Rappel' });
+    const row = await settledNotification(harness.env.db, pending.id);
+
+    expect(row.status).toBe('sent');
+    expect(await disabledAtOf([first, dead, second, alsoDead])).toEqual([null, expect.any(Date), null, expect.any(Date)]);
+  });
+
+  it('when every token is reported unregistered, fails with a readable reason and disables every device', async () => {
+    const user = await insertUser(harness.env.db);
+    const devices = [await insertDevice(harness.env.db, user.id), await insertDevice(harness.env.db, user.id)];
+    harness.providers.push.script(answerPerToken(new Map(devices.map((device) => [device.token, unregistered()]))));
+
+    const pending = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'push', message: 'Rappel' });
+    const { state } = await finishedDeliveryJob(harness.queues, 'push', pending.id);
+    const row = await settledNotification(harness.env.db, pending.id);
+
+    expect(row).toMatchObject({ status: 'failed', attempts: 1, errorMessage: 'scripted: No device accepted the notification: UNREGISTERED', sentAt: null });
+    expect(state).toBe('failed');
+    expect(pushCallsFor(pending.id)).toHaveLength(1);
+    expect(await disabledAtOf(devices)).toEqual([expect.any(Date), expect.any(Date)]);
+  });
+
+  it('when one token is dead and the others refused for now, retries on the devices still active only', async () => {
+    const user = await insertUser(harness.env.db);
+    const dead = await insertDevice(harness.env.db, user.id);
+    const busy = await insertDevice(harness.env.db, user.id);
+    harness.providers.push.script(answerPerToken(new Map([[dead.token, unregistered()], [busy.token, new ProviderError('retry', 'UNAVAILABLE')]])));
+
+    const pending = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'push', message: 'Rappel' });
+    const row = await settledNotification(harness.env.db, pending.id);
+
+    expect(row).toMatchObject({ status: 'sent', attempts: 2, errorMessage: null });
+    expect(pushCallsFor(pending.id).map((call) => call.tokens)).toEqual([[dead.token, busy.token], [busy.token]]);
+  });
+
+  it('when no device is active any more at send time, fails without calling the provider', async () => {
+    const user = await insertUser(harness.env.db);
+    const device = await insertDevice(harness.env.db, user.id);
+    const notification = await insertPendingNotification(harness.env.db, user.id, 'push');
+    await harness.env.db.manager.update(Device, { id: device.id }, { disabledAt: new Date() });
+
+    await harness.queues.delivery.enqueue([notification]);
+    const { state } = await finishedDeliveryJob(harness.queues, 'push', notification.id);
+    const row = await settledNotification(harness.env.db, notification.id);
+
+    expect(row).toMatchObject({ status: 'failed', attempts: 0, provider: null });
+    expect(row.errorMessage).toMatch(/no active push device/);
+    expect(state).toBe('failed');
+    expect(pushCallsFor(notification.id)).toHaveLength(0);
+  });
+});
