@@ -11,3 +11,5 @@ export { unreachableReason } from './reachability';
 export type { ContactPoints } from './reachability';
 export { defaultSubject, languageOf, renderUnpaidSummary } from './reminder-summary';
 export type { RenderedMessage } from './reminder-summary';
+export { connectNotificationService } from './connect';
+export type { ConnectedNotificationService } from './connect';

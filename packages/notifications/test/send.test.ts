@@ -1,6 +1,7 @@
 import { Notification } from '@notofine/db';
 import { NotFoundError, ServiceUnavailableError, UnprocessableError, ValidationError } from '@notofine/errors';
 import { DeliveryQueues, connectRedis, createRedis } from '@notofine/queue';
+import { captureLogs } from '@test/capture-logs';
 import { insertDevice, insertTicket, insertUser } from '@test/factories';
 import { NotificationService } from '../src';
 import { startService, type ServiceHarness } from './service-harness';
@@ -47,7 +48,8 @@ describe('sendNotification', () => {
     const redis = createRedis(config.redis.url, 'producer', 'notofine-tests-dead');
     await connectRedis(redis, config.redis.url);
     const queues = new DeliveryQueues(redis, config.redis.queuePrefix, config.delivery);
-    const service = new NotificationService({ dataSource: harness.env.db, queues, logger: harness.env.logger, reminderBatchSize: 10 });
+    const { logger, entries } = captureLogs();
+    const service = new NotificationService({ dataSource: harness.env.db, queues, logger, reminderBatchSize: 10 });
     const user = await insertUser(harness.env.db);
     redis.disconnect();
 
@@ -58,6 +60,7 @@ describe('sendNotification', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     const [row] = await harness.env.db.manager.findBy(Notification, { userId: user.id });
     expect(row).toMatchObject({ status: 'failed', errorMessage: 'Not sent: the delivery queue was unavailable.' });
+    expect(entries()).toContainEqual(expect.objectContaining({ level: 'error', message: 'could not queue notifications', notification_ids: [row!.id] }));
     await queues.close();
   });
 });

@@ -1,7 +1,7 @@
-import { DeliveryQueues, connectRedis, createRedis } from '@notofine/queue';
+import type { DeliveryQueues } from '@notofine/queue';
 import { createTestEnvironment, type TestEnvironment } from '@test/test-environment';
 import type { Redis } from 'ioredis';
-import { NotificationService } from '../src';
+import { connectNotificationService, type NotificationService } from '../src';
 
 export interface ServiceHarness {
   readonly env: TestEnvironment;
@@ -14,19 +14,14 @@ export interface ServiceHarness {
 /** A NotificationService on the test file's own schema and queue prefix, with no worker consuming. */
 export async function startService(env: Record<string, string> = {}): Promise<ServiceHarness> {
   const testEnv = await createTestEnvironment(env);
-  const { config } = testEnv;
-  const redis = createRedis(config.redis.url, 'producer', 'notofine-tests');
-  await connectRedis(redis, config.redis.url);
-  const queues = new DeliveryQueues(redis, config.redis.queuePrefix, config.delivery);
-  const service = new NotificationService({ dataSource: testEnv.db, queues, logger: testEnv.logger, reminderBatchSize: config.reminders.batchSize });
+  const connected = await connectNotificationService(testEnv.config, { name: 'notofine-tests', redisRole: 'producer', logger: testEnv.logger });
   return {
     env: testEnv,
-    queues,
-    redis,
-    service,
+    queues: connected.queues,
+    redis: connected.redis,
+    service: connected.service,
     async stop() {
-      await queues.close();
-      await redis.quit();
+      await connected.close();
       await testEnv.cleanup();
     },
   };

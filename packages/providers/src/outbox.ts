@@ -2,21 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@notofine/logger';
-import type {
-  Accepted,
-  EmailMessage,
-  EmailProvider,
-  PushMessage,
-  PushOutcome,
-  PushProvider,
-  SmsMessage,
-  SmsProvider,
-} from './provider';
+import type { Accepted, EmailMessage, EmailProvider, PushMessage, PushOutcome, PushProvider, SmsMessage, SmsProvider } from './provider';
 
 /**
- * Appends one JSON line per message to `<dir>/<channel>.jsonl`: the development provider, so that
- * the whole system runs with no account anywhere. Lines are appended (O_APPEND), so several worker
- * processes may share a directory.
+ * One channel's outbox: `<dir>/<channel>.jsonl`, one JSON line per message. Lines are appended
+ * (O_APPEND), so several worker processes may share a directory.
  */
 class OutboxFile {
   private readonly stream: WriteStream;
@@ -26,9 +16,12 @@ class OutboxFile {
     this.stream = createWriteStream(join(dir, `${channel}.jsonl`), { flags: 'a' });
   }
 
-  append(record: Record<string, unknown>): Promise<void> {
+  /** Appends a message and returns the id it was given. */
+  record(notificationId: number, fields: Record<string, unknown>): Promise<string> {
+    const providerMessageId = `outbox-${randomUUID()}`;
+    const line = JSON.stringify({ provider_message_id: providerMessageId, at: new Date().toISOString(), notification_id: notificationId, ...fields });
     return new Promise((resolve, reject) => {
-      this.stream.write(`${JSON.stringify(record)}\n`, (error) => (error ? reject(error) : resolve()));
+      this.stream.write(`${line}\n`, (error) => (error ? reject(error) : resolve(providerMessageId)));
     });
   }
 
@@ -37,21 +30,16 @@ class OutboxFile {
   }
 }
 
-const messageId = (): string => `outbox-${randomUUID()}`;
-
-export class OutboxEmailProvider implements EmailProvider {
+/**
+ * The development providers: each message becomes a line in the channel's outbox file and a log
+ * line, so the whole system runs with no account anywhere. They accept everything.
+ */
+abstract class OutboxProvider {
   readonly name = 'outbox';
-  private readonly file: OutboxFile;
+  protected readonly file: OutboxFile;
 
-  constructor(dir: string, private readonly logger: Logger) {
-    this.file = new OutboxFile(dir, 'email');
-  }
-
-  async send(message: EmailMessage): Promise<Accepted> {
-    const providerMessageId = messageId();
-    await this.file.append({ provider_message_id: providerMessageId, at: new Date().toISOString(), notification_id: message.notificationId, to: message.to, subject: message.subject, text: message.text });
-    this.logger.info('email written to the outbox', { notification_id: message.notificationId, to: message.to });
-    return { providerMessageId };
+  constructor(dir: string, channel: string, protected readonly logger: Logger) {
+    this.file = new OutboxFile(dir, channel);
   }
 
   close(): Promise<void> {
@@ -59,46 +47,39 @@ export class OutboxEmailProvider implements EmailProvider {
   }
 }
 
-export class OutboxSmsProvider implements SmsProvider {
-  readonly name = 'outbox';
-  private readonly file: OutboxFile;
-
-  constructor(dir: string, private readonly logger: Logger) {
-    this.file = new OutboxFile(dir, 'sms');
+export class OutboxEmailProvider extends OutboxProvider implements EmailProvider {
+  constructor(dir: string, logger: Logger) {
+    super(dir, 'email', logger);
   }
 
-  async send(message: SmsMessage): Promise<Accepted> {
-    const providerMessageId = messageId();
-    await this.file.append({ provider_message_id: providerMessageId, at: new Date().toISOString(), notification_id: message.notificationId, to: message.to, text: message.text });
-    this.logger.info('SMS written to the outbox', { notification_id: message.notificationId, to: message.to });
+  async send({ notificationId, to, subject, text }: EmailMessage): Promise<Accepted> {
+    const providerMessageId = await this.file.record(notificationId, { to, subject, text });
+    this.logger.info('email written to the outbox', { notification_id: notificationId, to });
     return { providerMessageId };
-  }
-
-  close(): Promise<void> {
-    return this.file.close();
   }
 }
 
-export class OutboxPushProvider implements PushProvider {
-  readonly name = 'outbox';
-  private readonly file: OutboxFile;
-
-  constructor(dir: string, private readonly logger: Logger) {
-    this.file = new OutboxFile(dir, 'push');
+export class OutboxSmsProvider extends OutboxProvider implements SmsProvider {
+  constructor(dir: string, logger: Logger) {
+    super(dir, 'sms', logger);
   }
 
-  async send(message: PushMessage): Promise<PushOutcome> {
+  async send({ notificationId, to, text }: SmsMessage): Promise<Accepted> {
+    const providerMessageId = await this.file.record(notificationId, { to, text });
+    this.logger.info('SMS written to the outbox', { notification_id: notificationId, to });
+    return { providerMessageId };
+  }
+}
+
+export class OutboxPushProvider extends OutboxProvider implements PushProvider {
+  constructor(dir: string, logger: Logger) {
+    super(dir, 'push', logger);
+  }
+
+  async send({ notificationId, tokens, title, body }: PushMessage): Promise<PushOutcome> {
     const accepted = [];
-    for (const token of message.tokens) {
-      const providerMessageId = messageId();
-      await this.file.append({ provider_message_id: providerMessageId, at: new Date().toISOString(), notification_id: message.notificationId, token, title: message.title, body: message.body });
-      accepted.push({ token, providerMessageId });
-    }
-    this.logger.info('push written to the outbox', { notification_id: message.notificationId, devices: message.tokens.length });
+    for (const token of tokens) accepted.push({ token, providerMessageId: await this.file.record(notificationId, { token, title, body }) });
+    this.logger.info('push written to the outbox', { notification_id: notificationId, devices: tokens.length });
     return { accepted, refused: [] };
-  }
-
-  close(): Promise<void> {
-    return this.file.close();
   }
 }

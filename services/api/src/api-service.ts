@@ -1,9 +1,7 @@
 import type { Server } from 'node:http';
 import { loadConfig, type Config } from '@notofine/config';
-import { assertSchemaUpToDate, connectDatabase } from '@notofine/db';
 import { createLogger, type Logger } from '@notofine/logger';
-import { NotificationService } from '@notofine/notifications';
-import { DeliveryQueues, connectRedis, createRedis } from '@notofine/queue';
+import { connectNotificationService, type NotificationService } from '@notofine/notifications';
 import type { Express } from 'express';
 import { ensureApiKey } from './api-keys/api-keys';
 import { createApp } from './app';
@@ -29,23 +27,20 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger({ service: 'api', level: config.log.level, format: config.log.format });
 
-  const dataSource = await connectDatabase(config.database, { applicationName: 'notofine-api' });
-  const redis = createRedis(config.redis.url, 'producer', 'notofine-api');
+  const { service: notifications, dataSource, redis, close } = await connectNotificationService(config, {
+    name: 'notofine-api',
+    redisRole: 'producer',
+    logger,
+  });
   try {
-    await assertSchemaUpToDate(dataSource);
-    await connectRedis(redis, config.redis.url);
     if (config.bootstrapApiKey && (await ensureApiKey(dataSource.manager, 'bootstrap', config.bootstrapApiKey))) {
       logger.info('bootstrap API key created');
     }
   } catch (error) {
-    redis.disconnect();
-    await dataSource.destroy();
+    await close();
     throw error;
   }
-  redis.on('error', (error) => logger.warn('redis connection error', { error }));
 
-  const queues = new DeliveryQueues(redis, config.redis.queuePrefix, config.delivery);
-  const notifications = new NotificationService({ dataSource, queues, logger, reminderBatchSize: config.reminders.batchSize });
   let shuttingDown = false;
   const app = createApp({ config, logger, dataSource, notifications, redis }, { isShuttingDown: () => shuttingDown });
 
@@ -66,9 +61,7 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
       shuttingDown = true;
       logger.info('api stopping');
       if (server) await closeServer(server, config.shutdownTimeoutMs);
-      await queues.close();
-      await redis.quit().catch(() => redis.disconnect());
-      await dataSource.destroy();
+      await close();
       logger.info('api stopped');
     },
   };

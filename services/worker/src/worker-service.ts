@@ -1,10 +1,9 @@
-import { CHANNELS, type Channel } from '@notofine/db';
 import { loadConfig, type Config } from '@notofine/config';
-import { assertSchemaUpToDate, connectDatabase } from '@notofine/db';
+import { CHANNELS, type Channel } from '@notofine/db';
 import { createLogger, withLogContext, type Logger } from '@notofine/logger';
-import { NotificationService } from '@notofine/notifications';
+import { connectNotificationService, type NotificationService } from '@notofine/notifications';
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
-import { DELIVERY_QUEUES, DeliveryQueues, FINISHED_JOB_RETENTION, connectRedis, createRedis, type DeliveryJobData } from '@notofine/queue';
+import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, type DeliveryJobData } from '@notofine/queue';
 import { Worker } from 'bullmq';
 import type { ChannelSender } from './delivery/channel-sender';
 import { deliverNotification, type DeliveryOutcome } from './delivery/deliver-notification';
@@ -43,22 +42,12 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger({ service: 'worker', level: config.log.level, format: config.log.format });
 
-  const dataSource = await connectDatabase(config.database, { applicationName: 'notofine-worker' });
-  const connection = createRedis(config.redis.url, 'worker', 'notofine-worker');
-  try {
-    await assertSchemaUpToDate(dataSource);
-    await connectRedis(connection, config.redis.url);
-  } catch (error) {
-    connection.disconnect();
-    await dataSource.destroy();
-    throw error;
-  }
-
-  connection.on('error', (error) => logger.warn('redis connection error', { error }));
-
+  const { service: notifications, dataSource, redis: connection, queues, close } = await connectNotificationService(config, {
+    name: 'notofine-worker',
+    redisRole: 'worker',
+    logger,
+  });
   const prefix = config.redis.queuePrefix;
-  const queues = new DeliveryQueues(connection, prefix, config.delivery);
-  const notifications = new NotificationService({ dataSource, queues, logger, reminderBatchSize: config.reminders.batchSize });
   const providers = options.providers ?? createProviders(config.providers, logger);
   const senders: Record<Channel, ChannelSender> = {
     email: emailSender(providers.email),
@@ -98,10 +87,9 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
       logger.info('worker stopping');
       const all = [...Object.values(workers), ...(scheduler ? [scheduler.worker] : [])];
       await closeWithin(all, config.shutdownTimeoutMs, logger);
-      await Promise.all([queues.close(), scheduler?.queue.close()]);
+      await scheduler?.queue.close();
       await closeProviders(providers);
-      await connection.quit().catch(() => connection.disconnect());
-      await dataSource.destroy();
+      await close();
       logger.info('worker stopped');
     },
   };

@@ -1,6 +1,6 @@
 import { LIMITS, TICKET_STATUSES, type TicketStatus } from '@notofine/db';
-import { IsDefined, IsIn, IsInt, IsString, Matches, Max, Min, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
-import { MaxCharacters, OmittableNotNull } from '../http/decorators';
+import { IsIn, IsString, Matches, Validate, ValidatorConstraint, type ValidatorConstraintInterface } from 'class-validator';
+import { IntegerBetween, MaxCharacters, OmittableNotNull, Required, Rules } from '../http/decorators';
 
 @ValidatorConstraint({ name: 'isCalendarDate' })
 class IsCalendarDate implements ValidatorConstraintInterface {
@@ -17,48 +17,28 @@ class IsCalendarDate implements ValidatorConstraintInterface {
 }
 
 const REFERENCE_MESSAGE = `must be 1 to ${LIMITS.ticketReference} characters with no leading or trailing space`;
-const AMOUNT_MESSAGE = `must be a whole number of cents between 0 and ${LIMITS.amountCents}`;
+
+const Reference = () =>
+  Rules(
+    IsString({ message: 'must be a string' }),
+    Matches(/^\S(.*\S)?$/, { message: REFERENCE_MESSAGE }),
+    MaxCharacters(LIMITS.ticketReference, { message: REFERENCE_MESSAGE }),
+  );
+const AmountCents = () => IntegerBetween(0, LIMITS.amountCents, `must be a whole number of cents between 0 and ${LIMITS.amountCents}`);
+const DueDate = () => Validate(IsCalendarDate);
+const Status = () => IsIn(TICKET_STATUSES, { message: `must be one of ${TICKET_STATUSES.join(', ')}` });
 
 export class CreateTicketBody {
-  @IsDefined({ message: 'is required' })
-  @IsString({ message: 'must be a string' })
-  @Matches(/^\S(.*\S)?$/, { message: REFERENCE_MESSAGE })
-  @MaxCharacters(LIMITS.ticketReference, { message: REFERENCE_MESSAGE })
-  reference!: string;
-
-  @IsDefined({ message: 'is required' })
-  @IsInt({ message: AMOUNT_MESSAGE })
-  @Min(0, { message: AMOUNT_MESSAGE })
-  @Max(LIMITS.amountCents, { message: AMOUNT_MESSAGE })
-  amount_cents!: number;
-
-  @IsDefined({ message: 'is required' })
-  @Validate(IsCalendarDate)
-  due_date!: string;
-
-  @OmittableNotNull()
-  @IsIn(TICKET_STATUSES, { message: `must be one of ${TICKET_STATUSES.join(', ')}` })
-  status?: TicketStatus;
+  @Required() @Reference() reference!: string;
+  @Required() @AmountCents() amount_cents!: number;
+  @Required() @DueDate() due_date!: string;
+  @OmittableNotNull() @Status() status?: TicketStatus;
 }
 
+/** Every field optional. */
 export class UpdateTicketBody {
-  @OmittableNotNull()
-  @IsString({ message: 'must be a string' })
-  @Matches(/^\S(.*\S)?$/, { message: REFERENCE_MESSAGE })
-  @MaxCharacters(LIMITS.ticketReference, { message: REFERENCE_MESSAGE })
-  reference?: string;
-
-  @OmittableNotNull()
-  @IsInt({ message: AMOUNT_MESSAGE })
-  @Min(0, { message: AMOUNT_MESSAGE })
-  @Max(LIMITS.amountCents, { message: AMOUNT_MESSAGE })
-  amount_cents?: number;
-
-  @OmittableNotNull()
-  @Validate(IsCalendarDate)
-  due_date?: string;
-
-  @OmittableNotNull()
-  @IsIn(TICKET_STATUSES, { message: `must be one of ${TICKET_STATUSES.join(', ')}` })
-  status?: TicketStatus;
+  @OmittableNotNull() @Reference() reference?: string;
+  @OmittableNotNull() @AmountCents() amount_cents?: number;
+  @OmittableNotNull() @DueDate() due_date?: string;
+  @OmittableNotNull() @Status() status?: TicketStatus;
 }
