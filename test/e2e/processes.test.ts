@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { insertReminder, insertUser } from '@test/factories';
@@ -63,6 +65,18 @@ describe('starting a service', () => {
 
     expect(outcome.code).toBe(1);
     expect(outcome.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^${name}: Cannot reach Redis at 127\\.0\\.0\\.1:1 \\(ECONNREFUSED\\)\\. Start Redis`))]);
+  });
+
+  it('api: with its port taken, says so in one line and exits 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+
+    const outcome = await node('services/api/dist/main.js', [], { ...variables, HOST: '127.0.0.1', PORT: String(port) });
+    taken.close();
+
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr.trim()).toBe(`api: Port ${port} on 127.0.0.1 is already in use: stop the other process or set PORT.`);
   });
 
   it('refuses a malformed variable, naming it', async () => {

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { loadConfig, type Config } from '@notofine/config';
+import { StartupError } from '@notofine/errors';
 import { createLogger, type Logger } from '@notofine/logger';
 import { connectNotificationService, type NotificationService } from '@notofine/notifications';
 import type { Express } from 'express';
@@ -46,10 +47,12 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
 
   let server: Server | null = null;
   if (options.listen !== false) {
-    server = await new Promise<Server>((resolve, reject) => {
-      const listening = app.listen(config.http.port, config.http.host, () => resolve(listening));
-      listening.once('error', reject);
-    });
+    try {
+      server = await listen(app, config.http.host, config.http.port);
+    } catch (error) {
+      await close();
+      throw error;
+    }
     logger.info('api listening', { host: config.http.host, port: config.http.port });
   }
 
@@ -65,6 +68,21 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
       logger.info('api stopped');
     },
   };
+}
+
+/** Listens, or throws a {@link StartupError} saying why the port cannot be used. */
+function listen(app: Express, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    // Express 5 hands a listening error to the callback.
+    const server = app.listen(port, host, (error?: NodeJS.ErrnoException) => {
+      if (!error) {
+        resolve(server);
+        return;
+      }
+      const reason = error.code === 'EADDRINUSE' ? 'is already in use: stop the other process or set PORT' : `cannot be listened on (${error.message})`;
+      reject(new StartupError(`Port ${port} on ${host} ${reason}.`, { cause: error }));
+    });
+  });
 }
 
 /** Stops accepting connections, closes idle keep-alive ones, and waits for the busy ones (within a timeout). */
