@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 
@@ -43,11 +44,20 @@ export interface Config {
     /** Reminders claimed per transaction. */
     readonly batchSize: number;
   };
-  readonly providers: {
-    readonly email: EmailProviderName;
-    readonly sms: SmsProviderName;
-    readonly push: PushProviderName;
-    readonly outboxDir: string;
+  readonly providers: ProvidersConfig;
+  /**
+   * Where the API is reachable from the internet (`https://notifications.example.com`): the base
+   * of the webhook URLs given to providers, and of the URL Twilio signs.
+   */
+  readonly publicBaseUrl: string | undefined;
+  /** What verifies the providers' delivery receipts; a provider without its secret has its webhook off. */
+  readonly webhooks: {
+    /** SendGrid Event Webhook's verification key (base64 of the ECDSA public key, as SendGrid shows it). */
+    readonly sendgridPublicKey: string | undefined;
+    /** Vonage's signature secret: when set, only signed delivery receipts are accepted. */
+    readonly vonageSignatureSecret: string | undefined;
+    /** Twilio signs status callbacks with the account's auth token. */
+    readonly twilioAuthToken: string | undefined;
   };
   /** Region assumed for phone numbers written without a country code. */
   readonly defaultPhoneRegion: string;
@@ -60,12 +70,52 @@ export interface Config {
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export const EMAIL_PROVIDERS = ['outbox'] as const;
-export const SMS_PROVIDERS = ['outbox'] as const;
-export const PUSH_PROVIDERS = ['outbox'] as const;
+export const EMAIL_PROVIDERS = ['outbox', 'smtp', 'sendgrid'] as const;
+export const SMS_PROVIDERS = ['outbox', 'vonage', 'twilio'] as const;
+export const PUSH_PROVIDERS = ['outbox', 'fcm'] as const;
 export type EmailProviderName = (typeof EMAIL_PROVIDERS)[number];
 export type SmsProviderName = (typeof SMS_PROVIDERS)[number];
 export type PushProviderName = (typeof PUSH_PROVIDERS)[number];
+
+/** At most `max` provider calls per `durationMs`, across every worker (a BullMQ limiter). */
+export interface RateLimit {
+  readonly max: number;
+  readonly durationMs: number;
+}
+
+/** A Google service account, as in the JSON key file. */
+export interface ServiceAccount {
+  readonly project_id?: string;
+  readonly client_email: string;
+  readonly private_key: string;
+  readonly [key: string]: unknown;
+}
+
+/**
+ * The provider of each channel and the settings of every provider in use. A provider's section is
+ * present exactly when some channel uses it (its variables are then required).
+ */
+export interface ProvidersConfig {
+  readonly email: EmailProviderName;
+  readonly sms: SmsProviderName;
+  readonly push: PushProviderName;
+  readonly outboxDir: string;
+  /** A provider call that has not answered by then is cut off and retried. */
+  readonly timeoutMs: number;
+  /** Per-channel outbound limits; null means unlimited. */
+  readonly rateLimits: Readonly<Record<'email' | 'sms' | 'push', RateLimit | null>>;
+  /** How many times a job may be put back because its provider throttled, before it fails. */
+  readonly maxThrottles: number;
+  /** Sender of emails: `Notofine <no-reply@notofine.fr>`. */
+  readonly emailFrom: string | undefined;
+  /** Sender of SMS: a phone number in E.164 or an alphanumeric sender id. */
+  readonly smsFrom: string | undefined;
+  readonly smtp: { readonly url: string } | undefined;
+  readonly sendgrid: { readonly apiKey: string; readonly baseUrl: string } | undefined;
+  readonly vonage: { readonly apiKey: string; readonly apiSecret: string; readonly baseUrl: string } | undefined;
+  readonly twilio: { readonly accountSid: string; readonly authToken: string; readonly baseUrl: string } | undefined;
+  readonly fcm: { readonly projectId: string; readonly credentials: ServiceAccount; readonly baseUrl: string } | undefined;
+}
 
 /** Thrown when the environment holds a missing or malformed value; the message names each one. */
 export class ConfigError extends Error {
@@ -110,6 +160,17 @@ const byteSize = z
     return Number(match[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
   });
 
+/** `100/1s`, `3000/1m`: at most 100 calls a second, 3000 a minute. */
+const rateLimit = z
+  .string()
+  .regex(/^\d+\/\d*(ms|s|m|h)$/, 'must read <calls>/<duration>, such as 100/1s or 3000/1m')
+  .transform((value): RateLimit => {
+    const [, max, amount, unit] = /^(\d+)\/(\d*)(ms|s|m|h)$/.exec(value)!;
+    const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+    return { max: Number(max), durationMs: Number(amount || 1) * unitMs };
+  })
+  .refine((limit) => limit.max > 0 && limit.durationMs > 0, 'must allow at least 1 call in a positive duration');
+
 const schema = z.object({
   NODE_ENV: oneOf(['development', 'test', 'production']).default('development'),
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']).default('postgres://localhost:5432/notofine'),
@@ -140,6 +201,28 @@ const schema = z.object({
   SMS_PROVIDER: oneOf(SMS_PROVIDERS).default('outbox'),
   PUSH_PROVIDER: oneOf(PUSH_PROVIDERS).default('outbox'),
   OUTBOX_DIR: z.string().min(1).default('./var/outbox'),
+  PROVIDER_TIMEOUT_MS: integer(100, 300_000).default(10_000),
+  EMAIL_RATE_LIMIT: rateLimit.optional(),
+  SMS_RATE_LIMIT: rateLimit.optional(),
+  PUSH_RATE_LIMIT: rateLimit.optional(),
+  MAX_THROTTLES: integer(0, 1000).default(20),
+  EMAIL_FROM: z.string().min(3).optional(),
+  SMS_FROM: z.string().regex(/^(\+[1-9]\d{6,14}|[A-Za-z0-9 ]{1,11})$/, 'must be a phone number in E.164 or a sender id of at most 11 letters and digits').optional(),
+  SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']).optional(),
+  SENDGRID_API_KEY: z.string().min(1).optional(),
+  SENDGRID_BASE_URL: urlWithProtocols(['https:', 'http:']).default('https://api.sendgrid.com'),
+  SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(1).optional(),
+  VONAGE_API_KEY: z.string().min(1).optional(),
+  VONAGE_API_SECRET: z.string().min(1).optional(),
+  VONAGE_BASE_URL: urlWithProtocols(['https:', 'http:']).default('https://rest.nexmo.com'),
+  VONAGE_SIGNATURE_SECRET: z.string().min(1).optional(),
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be an account SID: AC and 32 hexadecimal digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_BASE_URL: urlWithProtocols(['https:', 'http:']).default('https://api.twilio.com'),
+  FCM_PROJECT_ID: z.string().regex(/^[a-z0-9-]{4,40}$/, 'must be a Firebase project id').optional(),
+  FCM_CREDENTIALS: z.string().min(1).optional(),
+  FCM_BASE_URL: urlWithProtocols(['https:', 'http:']).default('https://fcm.googleapis.com'),
+  PUBLIC_BASE_URL: urlWithProtocols(['https:', 'http:']).optional(),
   ALLOW_OUTBOX_IN_PRODUCTION: boolean.default(false),
   DEFAULT_PHONE_REGION: z
     .string()
@@ -183,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
 
+  const providers = providersConfig(e);
   const outboxInUse = [e.EMAIL_PROVIDER, e.SMS_PROVIDER, e.PUSH_PROVIDER].includes('outbox');
   if (e.NODE_ENV === 'production' && outboxInUse && !e.ALLOW_OUTBOX_IN_PRODUCTION) {
     throw new ConfigError([
@@ -199,7 +283,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty') },
     delivery: { attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS, concurrency: e.WORKER_CONCURRENCY },
     reminders: { schedule: e.REMINDER_SCHEDULE, batchSize: e.REMINDER_BATCH_SIZE },
-    providers: { email: e.EMAIL_PROVIDER, sms: e.SMS_PROVIDER, push: e.PUSH_PROVIDER, outboxDir: e.OUTBOX_DIR },
+    providers,
+    publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    webhooks: {
+      sendgridPublicKey: e.SENDGRID_WEBHOOK_PUBLIC_KEY,
+      vonageSignatureSecret: e.VONAGE_SIGNATURE_SECRET,
+      twilioAuthToken: e.TWILIO_AUTH_TOKEN,
+    },
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     bootstrapApiKey: e.BOOTSTRAP_API_KEY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
@@ -208,4 +298,81 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 function isSecretName(name: string): boolean {
   return /KEY|SECRET|TOKEN|PASSWORD|CREDENTIALS|_URL$/.test(name);
+}
+
+type Environment = z.infer<typeof schema>;
+
+/** The settings of the providers in use, each variable they need required (and named when missing). */
+function providersConfig(e: Environment): ProvidersConfig {
+  const missing: string[] = [];
+  const need = <T>(name: keyof Environment, value: T | undefined, because: string): T => {
+    if (value === undefined) missing.push(`${name} is required when ${because}`);
+    return value as T;
+  };
+  const email = `EMAIL_PROVIDER=${e.EMAIL_PROVIDER}`;
+  const sms = `SMS_PROVIDER=${e.SMS_PROVIDER}`;
+
+  const config: ProvidersConfig = {
+    email: e.EMAIL_PROVIDER,
+    sms: e.SMS_PROVIDER,
+    push: e.PUSH_PROVIDER,
+    outboxDir: e.OUTBOX_DIR,
+    timeoutMs: e.PROVIDER_TIMEOUT_MS,
+    rateLimits: { email: e.EMAIL_RATE_LIMIT ?? null, sms: e.SMS_RATE_LIMIT ?? null, push: e.PUSH_RATE_LIMIT ?? null },
+    maxThrottles: e.MAX_THROTTLES,
+    emailFrom: e.EMAIL_PROVIDER === 'outbox' ? e.EMAIL_FROM : need('EMAIL_FROM', e.EMAIL_FROM, email),
+    smsFrom: e.SMS_PROVIDER === 'outbox' ? e.SMS_FROM : need('SMS_FROM', e.SMS_FROM, sms),
+    smtp: e.EMAIL_PROVIDER === 'smtp' ? { url: need('SMTP_URL', e.SMTP_URL, email) } : undefined,
+    sendgrid: e.EMAIL_PROVIDER === 'sendgrid' ? { apiKey: need('SENDGRID_API_KEY', e.SENDGRID_API_KEY, email), baseUrl: e.SENDGRID_BASE_URL } : undefined,
+    vonage:
+      e.SMS_PROVIDER === 'vonage'
+        ? {
+            apiKey: need('VONAGE_API_KEY', e.VONAGE_API_KEY, sms),
+            apiSecret: need('VONAGE_API_SECRET', e.VONAGE_API_SECRET, sms),
+            baseUrl: e.VONAGE_BASE_URL,
+          }
+        : undefined,
+    twilio:
+      e.SMS_PROVIDER === 'twilio'
+        ? {
+            accountSid: need('TWILIO_ACCOUNT_SID', e.TWILIO_ACCOUNT_SID, sms),
+            authToken: need('TWILIO_AUTH_TOKEN', e.TWILIO_AUTH_TOKEN, sms),
+            baseUrl: e.TWILIO_BASE_URL,
+          }
+        : undefined,
+    fcm:
+      e.PUSH_PROVIDER === 'fcm'
+        ? {
+            projectId: need('FCM_PROJECT_ID', e.FCM_PROJECT_ID, 'PUSH_PROVIDER=fcm'),
+            credentials:
+              e.FCM_CREDENTIALS === undefined
+                ? need<ServiceAccount>('FCM_CREDENTIALS', undefined, 'PUSH_PROVIDER=fcm')
+                : readServiceAccount(e.FCM_CREDENTIALS, missing),
+            baseUrl: e.FCM_BASE_URL,
+          }
+        : undefined,
+  };
+  if (missing.length > 0) throw new ConfigError(missing);
+  return config;
+}
+
+/** FCM_CREDENTIALS holds a service account's JSON key, or the path of its file. */
+function readServiceAccount(value: string, problems: string[]): ServiceAccount {
+  let text = value;
+  if (!value.trimStart().startsWith('{')) {
+    try {
+      text = readFileSync(value, 'utf8');
+    } catch (error) {
+      problems.push(`FCM_CREDENTIALS must be a service account's JSON key or the path of its file (cannot read ${value}: ${(error as Error).message})`);
+      return { client_email: '', private_key: '' };
+    }
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<ServiceAccount>;
+    if (typeof parsed.client_email === 'string' && typeof parsed.private_key === 'string') return parsed as ServiceAccount;
+  } catch {
+    // reported below
+  }
+  problems.push('FCM_CREDENTIALS must be a service account JSON key with client_email and private_key');
+  return { client_email: '', private_key: '' };
 }

@@ -1,20 +1,53 @@
 import type { Config } from '@notofine/config';
 import type { Logger } from '@notofine/logger';
+import { FcmPushProvider } from './fcm';
 import { OutboxEmailProvider, OutboxPushProvider, OutboxSmsProvider } from './outbox';
-import type { Providers } from './provider';
+import type { EmailProvider, Providers, PushProvider, SmsProvider } from './provider';
+import { SendGridEmailProvider } from './sendgrid';
+import { SmtpEmailProvider } from './smtp';
+import { TwilioSmsProvider } from './twilio';
+import { VonageSmsProvider } from './vonage';
+import { webhookUrl } from './webhooks';
 
-/** The providers the configuration selects, one per channel. */
-export function createProviders(config: Config['providers'], logger: Logger): Providers {
-  // Each variable accepts only the providers that exist (the config schema enforces it), so every
-  // case below is reachable; new providers add a case here and a value to the schema.
-  const email = config.email === 'outbox' ? new OutboxEmailProvider(config.outboxDir, logger) : unreachable(config.email);
-  const sms = config.sms === 'outbox' ? new OutboxSmsProvider(config.outboxDir, logger) : unreachable(config.sms);
-  const push = config.push === 'outbox' ? new OutboxPushProvider(config.outboxDir, logger) : unreachable(config.push);
-  return { email, sms, push };
+/**
+ * The providers the configuration selects, one per channel. The configuration has already checked
+ * that the settings of each provider in use are there.
+ */
+export function createProviders(config: Config['providers'], logger: Logger, publicBaseUrl?: string): Providers {
+  return { email: emailProvider(config, logger), sms: smsProvider(config, logger, publicBaseUrl), push: pushProvider(config, logger) };
 }
 
-function unreachable(value: never): never {
-  throw new Error(`Unknown provider ${String(value)}`);
+function emailProvider(config: Config['providers'], logger: Logger): EmailProvider {
+  const { timeoutMs } = config;
+  switch (config.email) {
+    case 'outbox':
+      return new OutboxEmailProvider(config.outboxDir, logger);
+    case 'smtp':
+      return new SmtpEmailProvider({ url: config.smtp!.url, from: config.emailFrom!, timeoutMs }, logger);
+    case 'sendgrid':
+      return new SendGridEmailProvider({ ...config.sendgrid!, from: config.emailFrom!, timeoutMs }, logger);
+  }
+}
+
+function smsProvider(config: Config['providers'], logger: Logger, publicBaseUrl: string | undefined): SmsProvider {
+  const { timeoutMs } = config;
+  switch (config.sms) {
+    case 'outbox':
+      return new OutboxSmsProvider(config.outboxDir, logger);
+    case 'vonage':
+      return new VonageSmsProvider({ ...config.vonage!, from: config.smsFrom!, timeoutMs, statusCallbackUrl: webhookUrl(publicBaseUrl, 'vonage') }, logger);
+    case 'twilio':
+      return new TwilioSmsProvider({ ...config.twilio!, from: config.smsFrom!, timeoutMs, statusCallbackUrl: webhookUrl(publicBaseUrl, 'twilio') }, logger);
+  }
+}
+
+function pushProvider(config: Config['providers'], logger: Logger): PushProvider {
+  switch (config.push) {
+    case 'outbox':
+      return new OutboxPushProvider(config.outboxDir, logger);
+    case 'fcm':
+      return new FcmPushProvider({ ...config.fcm!, timeoutMs: config.timeoutMs }, logger);
+  }
 }
 
 /** Closes every provider of a set. */

@@ -48,7 +48,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     logger,
   });
   const prefix = config.redis.queuePrefix;
-  const providers = options.providers ?? createProviders(config.providers, logger);
+  const providers = options.providers ?? createProviders(config.providers, logger, config.publicBaseUrl);
   const senders: Record<Channel, ChannelSender> = {
     email: emailSender(providers.email),
     sms: smsSender(providers.sms),
