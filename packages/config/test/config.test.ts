@@ -31,7 +31,7 @@ describe('loadConfig', () => {
           'DATABASE_URL must be a URL starting with postgres:// or postgresql://',
           'DELIVERY_ATTEMPTS must be at least 1 (got "0")',
           expect.stringMatching(/^REMINDER_SCHEDULE must be a cron pattern/),
-          'EMAIL_PROVIDER must be one of: outbox (got "pigeon")',
+          'EMAIL_PROVIDER must be one of: outbox, smtp, sendgrid (got "pigeon")',
         ]),
       );
     }
@@ -53,5 +53,62 @@ describe('loadConfig', () => {
 
     expect(config.http).toMatchObject({ bodyLimitBytes: 1024 * 1024, port: 3000 });
     expect(config.log.format).toBe('json');
+  });
+
+  it('requires the settings of each provider in use, and names the variable and why', () => {
+    expect(() => loadConfig({ EMAIL_PROVIDER: 'smtp', SMS_PROVIDER: 'twilio', PUSH_PROVIDER: 'fcm' })).toThrow(
+      expect.objectContaining({
+        problems: [
+          'EMAIL_FROM is required when EMAIL_PROVIDER=smtp',
+          'SMS_FROM is required when SMS_PROVIDER=twilio',
+          'SMTP_URL is required when EMAIL_PROVIDER=smtp',
+          'TWILIO_ACCOUNT_SID is required when SMS_PROVIDER=twilio',
+          'TWILIO_AUTH_TOKEN is required when SMS_PROVIDER=twilio',
+          'FCM_PROJECT_ID is required when PUSH_PROVIDER=fcm',
+          'FCM_CREDENTIALS is required when PUSH_PROVIDER=fcm',
+        ],
+      }),
+    );
+  });
+
+  it('reads a provider’s settings, a service account given inline, and per-channel rate limits', () => {
+    const serviceAccount = { project_id: 'notofine-test', client_email: 'fcm@notofine-test.iam.gserviceaccount.com', private_key: '-----BEGIN PRIVATE KEY-----\n' };
+    const config = loadConfig({
+      EMAIL_PROVIDER: 'sendgrid',
+      SENDGRID_API_KEY: 'SG.key',
+      EMAIL_FROM: 'Notofine <no-reply@notofine.fr>',
+      PUSH_PROVIDER: 'fcm',
+      FCM_PROJECT_ID: 'notofine-test',
+      FCM_CREDENTIALS: JSON.stringify(serviceAccount),
+      SMS_RATE_LIMIT: '30/1s',
+      EMAIL_RATE_LIMIT: '3000/m',
+      PUBLIC_BASE_URL: 'https://notifications.notofine.fr/',
+    });
+
+    expect(config.providers).toMatchObject({
+      email: 'sendgrid',
+      sendgrid: { apiKey: 'SG.key', baseUrl: 'https://api.sendgrid.com' },
+      emailFrom: 'Notofine <no-reply@notofine.fr>',
+      fcm: { projectId: 'notofine-test', credentials: serviceAccount, baseUrl: 'https://fcm.googleapis.com' },
+      rateLimits: { sms: { max: 30, durationMs: 1000 }, email: { max: 3000, durationMs: 60_000 }, push: null },
+    });
+    expect(config.publicBaseUrl).toBe('https://notifications.notofine.fr');
+  });
+
+  it('refuses unreadable credentials and malformed limits without showing the secret', () => {
+    expect(() => loadConfig({ PUSH_PROVIDER: 'fcm', FCM_PROJECT_ID: 'notofine-test', FCM_CREDENTIALS: '{"private_key": "secret-value"}', SMS_RATE_LIMIT: 'fast' })).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(/SMS_RATE_LIMIT must read <calls>\/<duration>[\s\S]*/),
+      }),
+    );
+    expect(() => loadConfig({ PUSH_PROVIDER: 'fcm', FCM_PROJECT_ID: 'notofine-test', FCM_CREDENTIALS: '{"private_key": "secret-value"}' })).toThrow(
+      expect.objectContaining({
+        message: expect.stringContaining('FCM_CREDENTIALS must be a service account JSON key with client_email and private_key'),
+      }),
+    );
+    expect(() => loadConfig({ PUSH_PROVIDER: 'fcm', FCM_PROJECT_ID: 'notofine-test', FCM_CREDENTIALS: '{"private_key": "secret-value"}' })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('secret-value') }),
+    );
+    expect(() => loadConfig({ PUSH_PROVIDER: 'fcm', FCM_PROJECT_ID: 'notofine-test', FCM_CREDENTIALS: '/nonexistent/key.json' })).toThrow(/cannot read \/nonexistent\/key\.json/);
   });
 });
