@@ -46,6 +46,7 @@ export async function createTestEnvironment(env: Record<string, string> = {}): P
     OUTBOX_DIR: outboxDir,
     BOOTSTRAP_API_KEY: TEST_API_KEY,
     SHUTDOWN_TIMEOUT_MS: '5000',
+    HEALTH_PORT: '0',
     ...env,
   });
   const logger = createLogger({ service: 'test', level: config.log.level, format: 'pretty' });

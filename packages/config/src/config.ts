@@ -23,6 +23,8 @@ export interface Config {
   readonly http: {
     readonly host: string;
     readonly port: number;
+    /** The worker's port for probes and metrics. */
+    readonly healthPort: number;
     /** Largest accepted request body, in bytes. */
     readonly bodyLimitBytes: number;
   };
@@ -186,6 +188,7 @@ const schema = z.object({
     .default('notofine'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: integer(0, 65535).default(3000),
+  HEALTH_PORT: integer(0, 65535).default(3001),
   HTTP_BODY_LIMIT: byteSize.default(100 * 1024),
   LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
   LOG_FORMAT: oneOf(['json', 'pretty']).optional(),
@@ -279,7 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
-    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT },
+    http: { host: e.HOST, port: e.PORT, healthPort: e.HEALTH_PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty') },
     delivery: { attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS, concurrency: e.WORKER_CONCURRENCY },
     reminders: { schedule: e.REMINDER_SCHEDULE, batchSize: e.REMINDER_BATCH_SIZE },

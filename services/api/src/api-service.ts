@@ -43,6 +43,7 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
   }
 
   let shuttingDown = false;
+  let stopped: Promise<void> | undefined;
   const app = createApp({ config, logger, dataSource, notifications, redis }, { isShuttingDown: () => shuttingDown });
 
   let server: Server | null = null;
@@ -60,12 +61,16 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
     app,
     server,
     notifications,
-    async stop() {
-      shuttingDown = true;
-      logger.info('api stopping');
-      if (server) await closeServer(server, config.shutdownTimeoutMs);
-      await close();
-      logger.info('api stopped');
+    stop() {
+      // Once: a second call (a second signal, a test's cleanup) waits for the first.
+      stopped ??= (async () => {
+        shuttingDown = true;
+        logger.info('api stopping');
+        if (server) await closeServer(server, config.shutdownTimeoutMs);
+        await close();
+        logger.info('api stopped');
+      })();
+      return stopped;
     },
   };
 }

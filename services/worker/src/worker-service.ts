@@ -1,15 +1,17 @@
-import { loadConfig, type Config } from '@notofine/config';
+import { loadConfig, type Config, type RateLimit } from '@notofine/config';
 import { CHANNELS, type Channel } from '@notofine/db';
 import { createLogger, withLogContext, type Logger } from '@notofine/logger';
 import { connectNotificationService, type NotificationService } from '@notofine/notifications';
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
 import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, type DeliveryJobData } from '@notofine/queue';
+import { probe } from '@notofine/lifecycle';
 import { Worker } from 'bullmq';
 import type { ChannelSender } from './delivery/channel-sender';
 import { deliverNotification, type DeliveryOutcome } from './delivery/deliver-notification';
 import { emailSender } from './delivery/email-sender';
 import { pushSender } from './delivery/push-sender';
 import { smsSender } from './delivery/sms-sender';
+import { startHealthServer, type HealthServer } from './health-server';
 import { startReminderScheduler } from './reminders/reminder-scheduler';
 
 export interface WorkerServiceOptions {
@@ -25,6 +27,8 @@ export interface WorkerServiceOptions {
 export interface WorkerService {
   readonly workers: Readonly<Record<Channel, Worker<DeliveryJobData, DeliveryOutcome>>>;
   readonly notifications: NotificationService;
+  /** The port of `/healthz` and `/readyz`. */
+  readonly healthPort: number;
   /** Stops taking jobs, lets the ones in hand finish (within the shutdown timeout), closes everything. */
   stop(): Promise<void>;
 }
@@ -36,6 +40,14 @@ export interface WorkerService {
  * never holds jobs back by itself.
  */
 const HONOUR_PROVIDER_THROTTLING = { max: Number.MAX_SAFE_INTEGER, duration: 1000 } as const;
+
+/**
+ * A channel's BullMQ limiter: its configured rate limit (BullMQ counts it per queue in Redis, so it
+ * holds across every worker process together), or one that only honours provider throttling.
+ */
+function limiterOf(limit: RateLimit | null): { max: number; duration: number } {
+  return limit ? { max: limit.max, duration: limit.durationMs } : HONOUR_PROVIDER_THROTTLING;
+}
 
 /** Starts the delivery workers, one per channel queue, and the reminder scheduler. */
 export async function start(options: WorkerServiceOptions = {}): Promise<WorkerService> {
@@ -56,6 +68,9 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
   };
   const deps = {
     manager: dataSource.manager,
+    // A second more than the providers' own timeouts, so that their errors, more precise, come first.
+    providerTimeoutMs: config.providers.timeoutMs + 1000,
+    maxThrottles: config.providers.maxThrottles,
     senders,
     pauseChannel: (channel: Channel, ms: number) => queues.queue(channel).rateLimit(ms),
     logger,
@@ -66,7 +81,13 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
       const worker = new Worker<DeliveryJobData, DeliveryOutcome>(
         DELIVERY_QUEUES[channel],
         (job) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps)),
-        { connection, prefix, concurrency: config.delivery.concurrency, limiter: HONOUR_PROVIDER_THROTTLING, ...FINISHED_JOB_RETENTION },
+        {
+          connection,
+          prefix,
+          concurrency: config.delivery.concurrency,
+          limiter: limiterOf(config.providers.rateLimits[channel]),
+          ...FINISHED_JOB_RETENTION,
+        },
       );
       worker.on('error', (error) => logger.error('worker error', { queue: channel, error }));
       return [channel, worker];
@@ -78,19 +99,48 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
       ? null
       : await startReminderScheduler({ connection, prefix, schedule: config.reminders.schedule, service: notifications, logger });
 
-  logger.info('worker started', { queues: Object.values(DELIVERY_QUEUES), concurrency: config.delivery.concurrency });
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+  const allWorkers = [...Object.values(workers), ...(scheduler ? [scheduler.worker] : [])];
+  let health: HealthServer;
+  try {
+    health = await startHealthServer({
+      host: config.http.host,
+      port: config.http.healthPort,
+      logger,
+      readiness: async () => {
+        const [postgres, redis] = await Promise.all([probe(() => dataSource.query('SELECT 1')), probe(() => connection.ping())]);
+        const running = stopping ? 'stopping' : allWorkers.every((worker) => worker.isRunning()) ? 'ok' : 'not running';
+        return { ready: postgres === 'ok' && redis === 'ok' && running === 'ok', checks: { postgres, redis, workers: running } };
+      },
+    });
+  } catch (error) {
+    await Promise.all(allWorkers.map((worker) => worker.close()));
+    await scheduler?.queue.close();
+    await closeProviders(providers);
+    await close();
+    throw error;
+  }
+
+  logger.info('worker started', { queues: Object.values(DELIVERY_QUEUES), concurrency: config.delivery.concurrency, health_port: health.port });
 
   return {
     workers,
     notifications,
-    async stop() {
-      logger.info('worker stopping');
-      const all = [...Object.values(workers), ...(scheduler ? [scheduler.worker] : [])];
-      await closeWithin(all, config.shutdownTimeoutMs, logger);
-      await scheduler?.queue.close();
-      await closeProviders(providers);
-      await close();
-      logger.info('worker stopped');
+    healthPort: health.port,
+    stop() {
+      // Once: a second call (a second signal, a test's cleanup) waits for the first.
+      stopped ??= (async () => {
+        stopping = true;
+        logger.info('worker stopping');
+        await closeWithin(allWorkers, config.shutdownTimeoutMs, logger);
+        await scheduler?.queue.close();
+        await closeProviders(providers);
+        await close();
+        await health.close();
+        logger.info('worker stopped');
+      })();
+      return stopped;
     },
   };
 }

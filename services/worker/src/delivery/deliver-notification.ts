@@ -1,6 +1,6 @@
 import { loadDeliveryTarget, recordNotDelivered, recordSent, type Channel, type DeliveryTarget } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
-import { ProviderError } from '@notofine/providers';
+import { ProviderError, toProviderError } from '@notofine/providers';
 import type { DeliveryJobData } from '@notofine/queue';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { EntityManager } from 'typeorm';
@@ -8,6 +8,10 @@ import { UndeliverableError, type ChannelSender } from './channel-sender';
 
 export interface DeliveryDeps {
   readonly manager: EntityManager;
+  /** A provider call still running after this long is abandoned and retried. */
+  readonly providerTimeoutMs: number;
+  /** How many times a job may be put back because its provider throttled, before it fails. */
+  readonly maxThrottles: number;
   readonly senders: Readonly<Record<Channel, ChannelSender>>;
   /** Holds back a channel's whole queue for a while (the provider asked us to slow down). */
   readonly pauseChannel: (channel: Channel, ms: number) => Promise<void>;
@@ -47,7 +51,7 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
   const sender = deps.senders[target.channel];
   let accepted;
   try {
-    accepted = await sender.send(target);
+    accepted = await withinTimeout(sender.send(target), deps.providerTimeoutMs);
   } catch (error) {
     return recordFailure(error, target, sender, job, deps);
   }
@@ -71,10 +75,18 @@ async function recordFailure(
     throw new UnrecoverableError(error.message);
   }
 
-  const failure = error instanceof ProviderError ? error : new ProviderError('retry', describeUnexpected(error), { cause: error });
+  const failure = toProviderError(error);
   const reason = `${sender.provider}: ${failure.message}`;
   switch (failure.kind) {
     case 'throttle': {
+      // The starts not counted as attempts are the throttled ones, this one included.
+      const throttles = job.attemptsStarted - job.attemptsMade;
+      if (throttles > deps.maxThrottles) {
+        const errorMessage = `Gave up after being throttled ${throttles} times: ${reason}`;
+        await recordNotDelivered(deps.manager, target.id, { errorMessage, final: true, attempted: false, provider: sender.provider });
+        deps.logger.warn('notification failed: throttled too often', { ...log, throttles });
+        throw new UnrecoverableError(errorMessage);
+      }
       const waitMs = Math.min(Math.max(failure.retryAfterMs ?? 1000, 100), MAX_THROTTLE_MS);
       await recordNotDelivered(deps.manager, target.id, {
         errorMessage: `${reason} (throttled, retrying in ${Math.ceil(waitMs / 1000)} s)`,
@@ -102,6 +114,18 @@ async function recordFailure(
   }
 }
 
-function describeUnexpected(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/**
+ * The provider call, or a retriable error once `ms` have passed. Providers bound their own calls;
+ * this is the backstop that keeps a hung SDK from holding a job (and its lock) for ever.
+ */
+async function withinTimeout<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new ProviderError('retry', `no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([call, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
