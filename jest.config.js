@@ -9,7 +9,7 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
   moduleNameMapper: {
-    '^@notofine/(config|logger|errors|lifecycle|db|queue|providers|notifications)$': '<rootDir>/packages/$1/src',
+    '^@notofine/(config|logger|errors|lifecycle|metrics|db|queue|providers|notifications)$': '<rootDir>/packages/$1/src',
     '^@test/(.*)$': '<rootDir>/test/support/$1',
   },
   testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/services/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],

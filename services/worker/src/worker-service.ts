@@ -5,6 +5,7 @@ import { connectNotificationService, type NotificationService } from '@notofine/
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
 import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, type DeliveryJobData } from '@notofine/queue';
 import { probe } from '@notofine/lifecycle';
+import { Metrics } from '@notofine/metrics';
 import { Worker } from 'bullmq';
 import type { ChannelSender } from './delivery/channel-sender';
 import { deliverNotification, type DeliveryOutcome } from './delivery/deliver-notification';
@@ -66,8 +67,10 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     sms: smsSender(providers.sms),
     push: pushSender(providers.push, dataSource.manager, logger),
   };
+  const metrics = new Metrics('worker');
   const deps = {
     manager: dataSource.manager,
+    metrics,
     // A second more than the providers' own timeouts, so that their errors, more precise, come first.
     providerTimeoutMs: config.providers.timeoutMs + 1000,
     maxThrottles: config.providers.maxThrottles,
@@ -97,7 +100,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
   const scheduler =
     options.scheduleReminders === false
       ? null
-      : await startReminderScheduler({ connection, prefix, schedule: config.reminders.schedule, service: notifications, logger });
+      : await startReminderScheduler({ connection, prefix, schedule: config.reminders.schedule, service: notifications, logger, metrics });
 
   let stopping = false;
   let stopped: Promise<void> | undefined;
@@ -113,6 +116,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
         const running = stopping ? 'stopping' : allWorkers.every((worker) => worker.isRunning()) ? 'ok' : 'not running';
         return { ready: postgres === 'ok' && redis === 'ok' && running === 'ok', checks: { postgres, redis, workers: running } };
       },
+      routes: { '/metrics': () => metrics.render([...CHANNELS.map((channel) => queues.queue(channel)), ...(scheduler ? [scheduler.queue] : [])]) },
     });
   } catch (error) {
     await Promise.all(allWorkers.map((worker) => worker.close()));

@@ -10,6 +10,7 @@ export interface DeliveryTarget {
   readonly subject: string | null;
   readonly status: NotificationStatus;
   readonly attempts: number;
+  readonly createdAt: Date;
   readonly email: string | null;
   readonly phone: string | null;
   readonly locale: string;
@@ -25,6 +26,7 @@ interface DeliveryRow {
   subject: string | null;
   status: NotificationStatus;
   attempts: number;
+  created_at: Date;
   email: string | null;
   phone: string | null;
   locale: string;
@@ -34,7 +36,7 @@ interface DeliveryRow {
 /** Loads a notification with its recipient's address or device tokens; null when it no longer exists. */
 export async function loadDeliveryTarget(manager: EntityManager, notificationId: number): Promise<DeliveryTarget | null> {
   const [row]: DeliveryRow[] = await manager.query(
-    `SELECT n.id, n.user_id, n.channel, n.message, n.subject, n.status, n.attempts, u.email, u.phone, u.locale,
+    `SELECT n.id, n.user_id, n.channel, n.message, n.subject, n.status, n.attempts, n.created_at, u.email, u.phone, u.locale,
             CASE WHEN n.channel = 'push' THEN ARRAY(
               SELECT d.token FROM devices d WHERE d.user_id = n.user_id AND d.disabled_at IS NULL ORDER BY d.id
             ) END AS tokens
@@ -51,6 +53,7 @@ export async function loadDeliveryTarget(manager: EntityManager, notificationId:
     subject: row.subject,
     status: row.status,
     attempts: row.attempts,
+    createdAt: row.created_at,
     email: row.email,
     phone: row.phone,
     locale: row.locale,

@@ -1,5 +1,6 @@
 import { loadDeliveryTarget, recordNotDelivered, recordSent, type Channel, type DeliveryTarget } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
+import type { Metrics } from '@notofine/metrics';
 import { ProviderError, toProviderError } from '@notofine/providers';
 import type { DeliveryJobData } from '@notofine/queue';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -8,6 +9,7 @@ import { UndeliverableError, type ChannelSender } from './channel-sender';
 
 export interface DeliveryDeps {
   readonly manager: EntityManager;
+  readonly metrics: Metrics;
   /** A provider call still running after this long is abandoned and retried. */
   readonly providerTimeoutMs: number;
   /** How many times a job may be put back because its provider throttled, before it fails. */
@@ -49,13 +51,21 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
   }
 
   const sender = deps.senders[target.channel];
+  const stopTimer = deps.metrics.providerCallDuration.startTimer({ provider: sender.provider });
   let accepted;
   try {
     accepted = await withinTimeout(sender.send(target), deps.providerTimeoutMs);
   } catch (error) {
+    const outcome = error instanceof UndeliverableError ? 'undeliverable' : toProviderError(error).kind;
+    stopTimer({ outcome });
+    deps.metrics.providerErrors.inc({ provider: sender.provider, kind: outcome });
     return recordFailure(error, target, sender, job, deps);
   }
-  await recordSent(deps.manager, target.id, { provider: sender.provider, providerMessageId: accepted.providerMessageId });
+  stopTimer({ outcome: 'ok' });
+  if (await recordSent(deps.manager, target.id, { provider: sender.provider, providerMessageId: accepted.providerMessageId })) {
+    deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'sent' });
+    deps.metrics.sendLatency.observe({ channel: target.channel }, (Date.now() - target.createdAt.getTime()) / 1000);
+  }
   deps.logger.info('notification sent', { notification_id: target.id, channel: target.channel, provider: sender.provider });
   return 'sent';
 }
@@ -70,7 +80,7 @@ async function recordFailure(
   const log = { notification_id: target.id, channel: target.channel, provider: sender.provider };
 
   if (error instanceof UndeliverableError) {
-    await recordNotDelivered(deps.manager, target.id, { errorMessage: error.message, final: true, attempted: false, provider: null });
+    await recordOutcome(deps, target, { errorMessage: error.message, final: true, attempted: false, provider: null });
     deps.logger.warn('notification failed: nobody to send it to', { ...log, reason: error.message });
     throw new UnrecoverableError(error.message);
   }
@@ -83,12 +93,12 @@ async function recordFailure(
       const throttles = job.attemptsStarted - job.attemptsMade;
       if (throttles > deps.maxThrottles) {
         const errorMessage = `Gave up after being throttled ${throttles} times: ${reason}`;
-        await recordNotDelivered(deps.manager, target.id, { errorMessage, final: true, attempted: false, provider: sender.provider });
+        await recordOutcome(deps, target, { errorMessage, final: true, attempted: false, provider: sender.provider });
         deps.logger.warn('notification failed: throttled too often', { ...log, throttles });
         throw new UnrecoverableError(errorMessage);
       }
       const waitMs = Math.min(Math.max(failure.retryAfterMs ?? 1000, 100), MAX_THROTTLE_MS);
-      await recordNotDelivered(deps.manager, target.id, {
+      await recordOutcome(deps, target, {
         errorMessage: `${reason} (throttled, retrying in ${Math.ceil(waitMs / 1000)} s)`,
         final: false,
         attempted: false,
@@ -100,17 +110,24 @@ async function recordFailure(
     }
     case 'fail':
     case 'invalid-address':
-      await recordNotDelivered(deps.manager, target.id, { errorMessage: reason, final: true, attempted: true, provider: sender.provider });
+      await recordOutcome(deps, target, { errorMessage: reason, final: true, attempted: true, provider: sender.provider });
       deps.logger.warn('notification failed permanently', { ...log, reason });
       throw new UnrecoverableError(reason);
     case 'retry': {
       const attempt = job.attemptsMade + 1;
       const final = attempt >= (job.opts.attempts ?? 1);
       const errorMessage = final ? `Gave up after ${attempt} attempts: ${reason}` : reason;
-      await recordNotDelivered(deps.manager, target.id, { errorMessage, final, attempted: true, provider: sender.provider });
+      await recordOutcome(deps, target, { errorMessage, final, attempted: true, provider: sender.provider });
       deps.logger.warn(final ? 'notification failed: no attempts left' : 'send failed, will retry', { ...log, attempt, reason });
       throw failure;
     }
+  }
+}
+
+/** Records an attempt that did not deliver, and counts the notification when it becomes `failed`. */
+async function recordOutcome(deps: DeliveryDeps, target: DeliveryTarget, outcome: Parameters<typeof recordNotDelivered>[2]): Promise<void> {
+  if ((await recordNotDelivered(deps.manager, target.id, outcome)) && outcome.final) {
+    deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'failed' });
   }
 }
 

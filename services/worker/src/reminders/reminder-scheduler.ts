@@ -1,4 +1,5 @@
 import type { Logger } from '@notofine/logger';
+import type { Metrics } from '@notofine/metrics';
 import type { NotificationService } from '@notofine/notifications';
 import { FINISHED_JOB_RETENTION, REMINDER_JOB, REMINDER_QUEUE, REMINDER_SCHEDULER_ID } from '@notofine/queue';
 import { Queue, Worker } from 'bullmq';
@@ -23,15 +24,25 @@ export async function startReminderScheduler(options: {
   schedule: string;
   service: NotificationService;
   logger: Logger;
+  metrics: Metrics;
 }): Promise<ReminderScheduler> {
-  const { connection, prefix, schedule, service, logger } = options;
+  const { connection, prefix, schedule, service, logger, metrics } = options;
   const queue = new Queue(REMINDER_QUEUE, { connection, prefix });
   await queue.upsertJobScheduler(
     REMINDER_SCHEDULER_ID,
     { pattern: schedule },
     { name: REMINDER_JOB, data: {}, opts: { ...FINISHED_JOB_RETENTION, attempts: 3, backoff: { type: 'exponential', delay: 10_000 } } },
   );
-  const worker = new Worker(REMINDER_QUEUE, () => service.processReminders(), { connection, prefix, concurrency: 1 });
+  const worker = new Worker(
+    REMINDER_QUEUE,
+    async () => {
+      const summary = await service.processReminders();
+      metrics.remindersProcessed.inc({ result: 'processed' }, summary.processed);
+      metrics.remindersProcessed.inc({ result: 'skipped' }, summary.skipped);
+      return summary;
+    },
+    { connection, prefix, concurrency: 1 },
+  );
   worker.on('failed', (job, error) => logger.error('reminder run failed', { job_id: job?.id, error }));
   logger.info('reminder scheduler registered', { schedule });
   return { queue, worker };

@@ -1,0 +1,1 @@
+export { Metrics, type QueueCounts } from './metrics';
