@@ -79,6 +79,12 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /** Counts the reminders of one processing run. */
+  recordReminderRun(summary: { readonly processed: number; readonly skipped: number }): void {
+    this.remindersProcessed.inc({ result: 'processed' }, summary.processed);
+    this.remindersProcessed.inc({ result: 'skipped' }, summary.skipped);
+  }
+
   /** The text exposition of every metric, queue depths read first from `queues`. */
   async render(queues: readonly QueueCounts[] = []): Promise<{ contentType: string; body: string }> {
     await Promise.all(

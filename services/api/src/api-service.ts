@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { loadConfig, type Config } from '@notofine/config';
 import { StartupError } from '@notofine/errors';
 import { createLogger, type Logger } from '@notofine/logger';
+import { Metrics } from '@notofine/metrics';
 import { connectNotificationService, type NotificationService } from '@notofine/notifications';
 import type { Express } from 'express';
 import { ensureApiKey } from './api-keys/api-keys';
@@ -28,7 +29,7 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger({ service: 'api', level: config.log.level, format: config.log.format });
 
-  const { service: notifications, dataSource, redis, close } = await connectNotificationService(config, {
+  const { service: notifications, dataSource, redis, queues, close } = await connectNotificationService(config, {
     name: 'notofine-api',
     redisRole: 'producer',
     logger,
@@ -44,7 +45,8 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
 
   let shuttingDown = false;
   let stopped: Promise<void> | undefined;
-  const app = createApp({ config, logger, dataSource, notifications, redis }, { isShuttingDown: () => shuttingDown });
+  const metrics = new Metrics('api');
+  const app = createApp({ config, logger, dataSource, notifications, redis, queues, metrics }, { isShuttingDown: () => shuttingDown });
 
   let server: Server | null = null;
   if (options.listen !== false) {

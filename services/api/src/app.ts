@@ -1,10 +1,12 @@
 import 'reflect-metadata';
+import { CHANNELS } from '@notofine/db';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { authenticate } from './api-keys/authenticate';
 import type { ApiDeps } from './deps';
 import { deviceRoutes } from './devices/routes';
 import { healthRoutes } from './health/routes';
+import { metricsRoute, timeRequests } from './http/metrics';
 import { errorHandler, routeNotFound } from './http/problem';
 import { requestContext, requireJsonBody } from './http/request-context';
 import { notificationRoutes } from './notifications/routes';
@@ -25,8 +27,10 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   app.set('query parser', 'simple');
 
   app.use(requestContext(deps.logger));
+  app.use(timeRequests(deps.metrics));
   app.use(helmet());
   app.use(healthRoutes(deps, options.isShuttingDown ?? (() => false)));
+  app.use(metricsRoute(deps.metrics, () => CHANNELS.map((channel) => deps.queues.queue(channel))));
 
   app.use(authenticate(deps.dataSource.manager, deps.logger));
   app.use(requireJsonBody);

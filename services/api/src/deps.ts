@@ -1,6 +1,8 @@
 import type { Config } from '@notofine/config';
 import type { Logger } from '@notofine/logger';
+import type { Metrics } from '@notofine/metrics';
 import type { NotificationService } from '@notofine/notifications';
+import type { DeliveryQueues } from '@notofine/queue';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 
@@ -12,4 +14,6 @@ export interface ApiDeps {
   readonly notifications: NotificationService;
   /** The queue's connection, for readiness. */
   readonly redis: Redis;
+  readonly queues: DeliveryQueues;
+  readonly metrics: Metrics;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '@notofine/errors';
 import { withLogContext, type Logger } from '@notofine/logger';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -22,7 +22,7 @@ export function requestContext(logger: Logger): RequestHandler {
         const fields = {
           request_id: requestId,
           method: req.method,
-          path: req.route ? `${req.baseUrl}${String((req.route as { path: unknown }).path)}` : req.path,
+          path: routeOf(req) ?? req.path,
           status: res.statusCode,
           duration_ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         };
@@ -32,6 +32,11 @@ export function requestContext(logger: Logger): RequestHandler {
       next();
     });
   };
+}
+
+/** The route pattern that answered (`/users/:userId`), or undefined when none did. */
+export function routeOf(req: Request): string | undefined {
+  return req.route ? `${req.baseUrl}${String((req.route as { path: unknown }).path)}` : undefined;
 }
 
 /** 415 for a body that is not JSON (an empty body is left to the route's validation). */

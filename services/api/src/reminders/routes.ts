@@ -5,7 +5,7 @@ import { CreateReminderBody, UpdateReminderBody } from './dto';
 import { reminderJson } from './json';
 import { createReminder, deleteReminder, getReminder, listReminders, updateReminder } from './use-cases';
 
-export function reminderRoutes({ dataSource, notifications }: ApiDeps): Router {
+export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps): Router {
   const router = Router();
   const { manager } = dataSource;
 
@@ -23,7 +23,9 @@ export function reminderRoutes({ dataSource, notifications }: ApiDeps): Router {
 
   // Registered before /reminders/:reminderId so that "process" is never read as an id.
   router.post('/reminders/process', async (_req, res) => {
-    res.json(await notifications.processReminders());
+    const summary = await notifications.processReminders();
+    metrics.recordReminderRun(summary);
+    res.json(summary);
   });
 
   router.get('/reminders/:reminderId', async (req, res) => {

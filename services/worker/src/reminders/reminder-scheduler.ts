@@ -37,8 +37,7 @@ export async function startReminderScheduler(options: {
     REMINDER_QUEUE,
     async () => {
       const summary = await service.processReminders();
-      metrics.remindersProcessed.inc({ result: 'processed' }, summary.processed);
-      metrics.remindersProcessed.inc({ result: 'skipped' }, summary.skipped);
+      metrics.recordReminderRun(summary);
       return summary;
     },
     { connection, prefix, concurrency: 1 },
