@@ -7,7 +7,13 @@
  */
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
+    // uuid 14 (required by Vonage's SDK) is ES modules only. Node >= 20.19 requires it natively,
+    // Jest's module loader does not before Node 24.9: compile it to CommonJS for the tests.
+    '/node_modules/uuid/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!uuid/)'],
   moduleNameMapper: {
     '^@notofine/(config|logger|errors|lifecycle|metrics|db|queue|providers|notifications)$': '<rootDir>/packages/$1/src',
     '^@test/(.*)$': '<rootDir>/test/support/$1',

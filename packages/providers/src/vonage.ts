@@ -1,30 +1,102 @@
 import type { Logger } from '@notofine/logger';
-import type { Accepted, SmsProvider, SmsMessage } from './provider';
+import { Vonage } from '@vonage/server-sdk';
+import { errorForHttpStatus, toProviderError } from './classify';
+import { isGsm7 } from './gsm';
+import { ProviderError, type Accepted, type ProviderErrorKind, type SmsMessage, type SmsProvider } from './provider';
 
 export interface VonageOptions {
   readonly apiKey: string;
   readonly apiSecret: string;
+  /** `https://rest.nexmo.com`, the SMS API's host (or a test double). */
   readonly baseUrl: string;
+  /** Sender: a number in E.164 or an alphanumeric sender id. */
   readonly from: string;
   readonly timeoutMs: number;
+  /** Where Vonage posts the delivery receipts, when the API's public address is known. */
   readonly statusCallbackUrl: string | undefined;
 }
 
-/** Not written yet: the next step of the providers work. */
+/** One part of the SMS API's answer (the SDK camel-cases the wire's kebab-case keys). */
+interface VonageMessageStatus {
+  readonly status?: string;
+  readonly errorText?: string;
+  readonly messageId?: string;
+}
+
+type VonageSmsParams = NonNullable<Parameters<Vonage['sms']['send']>[0]>;
+/** The SDK's `TypeEnum.UNICODE`, which `@vonage/server-sdk` does not re-export. */
+const UNICODE = 'unicode' as VonageSmsParams['type'];
+
+/** Per-message status codes of the SMS API: throttled; worth retrying; anything else fails. */
+const THROTTLED = '1';
+const TRANSIENT = new Set(['5', '10']);
+
+/**
+ * SMS through Vonage's SMS API with the official SDK (`restHost` = `baseUrl`, requests bounded by
+ * `timeoutMs`). A long text goes out as several parts; it is accepted when every part is, and the
+ * first part's message id is kept. The per-message `status` codes decide what a refusal means,
+ * because the SDK's failure classes do not carry that decision.
+ */
 export class VonageSmsProvider implements SmsProvider {
   readonly name = 'vonage';
+  private readonly vonage: Vonage;
 
   constructor(
     private readonly options: VonageOptions,
-    private readonly logger: Logger,
-  ) {}
+    _logger: Logger,
+  ) {
+    this.vonage = new Vonage({ apiKey: options.apiKey, apiSecret: options.apiSecret }, { restHost: options.baseUrl, timeout: options.timeoutMs });
+  }
 
   async send(message: SmsMessage): Promise<Accepted> {
-    void this.options;
-    void this.logger;
-    void message;
-    throw new Error('VonageSmsProvider is not written yet');
+    let messages: readonly VonageMessageStatus[];
+    try {
+      const response = await this.vonage.sms.send({
+        to: message.to.replace(/^\+/, ''),
+        from: this.options.from.replace(/^\+/, ''),
+        text: message.text,
+        clientRef: String(message.notificationId),
+        ...(!isGsm7(message.text) && { type: UNICODE }),
+        ...(this.options.statusCallbackUrl && { callback: this.options.statusCallbackUrl }),
+      });
+      messages = response.messages;
+    } catch (error) {
+      messages = failedMessagesOf(error) ?? [];
+      if (messages.length === 0) throw classifyVonageHttpError(error);
+    }
+    const refused = messages.filter((part) => part.status !== '0');
+    if (refused.length > 0 || messages.length === 0) throw classifyVonageStatuses(refused);
+    return { providerMessageId: messages[0]?.messageId ?? null };
   }
 
   async close(): Promise<void> {}
+}
+
+/** The parts of a `MessageSendAllFailure` / `MessageSendPartialFailure`, or undefined for other errors. */
+function failedMessagesOf(error: unknown): readonly VonageMessageStatus[] | undefined {
+  const failure = error as { getMessages?: () => VonageMessageStatus[] } | null;
+  return typeof failure?.getMessages === 'function' ? failure.getMessages() : undefined;
+}
+
+/** The refused parts of an answer: throttled, retriable or failed, the most hopeful first. */
+export function classifyVonageStatuses(refused: readonly VonageMessageStatus[]): ProviderError {
+  const describe = (part: VonageMessageStatus) => `status ${part.status ?? '?'}${part.errorText ? ` (${part.errorText})` : ''}`;
+  const detail = [...new Set(refused.map(describe))].join(', ') || 'no message in the answer';
+  const kind: ProviderErrorKind = refused.some((part) => part.status === THROTTLED)
+    ? 'throttle'
+    : refused.some((part) => TRANSIENT.has(part.status ?? ''))
+      ? 'retry'
+      : 'fail';
+  // Vonage throttles per second: try again in a second.
+  return new ProviderError(kind, `Vonage refused the SMS: ${detail}`, kind === 'throttle' ? { retryAfterMs: 1000 } : {});
+}
+
+/** An HTTP-level failure of the SDK (VetchError carries the fetch Response), a timeout or a network error. */
+function classifyVonageHttpError(error: unknown): ProviderError {
+  const response = (error as { response?: { status: number; headers: { get(name: string): string | null } } } | null)?.response;
+  if (response && typeof response.status === 'number') {
+    return errorForHttpStatus(response.status, '', { retryAfter: response.headers.get('retry-after'), cause: error });
+  }
+  if ((error as { name?: string } | null)?.name === 'AbortError') return new ProviderError('retry', 'no answer in time (timeout)', { cause: error });
+  return toProviderError(error);
 }
