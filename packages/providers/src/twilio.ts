@@ -1,7 +1,7 @@
 import type { Logger } from '@notofine/logger';
 import twilio from 'twilio';
 import { errorForHttpStatus, toProviderError } from './classify';
-import { ProviderError, type Accepted, type SmsMessage, type SmsProvider } from './provider';
+import type { Accepted, ProviderError, SmsMessage, SmsProvider } from './provider';
 
 export interface TwilioOptions {
   readonly accountSid: string;
