@@ -1,29 +1,151 @@
+import { Agent } from 'node:https';
+import { connect as connectTcp, type NetConnectOpts, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import type { ServiceAccount } from '@notofine/config';
 import type { Logger } from '@notofine/logger';
-import type { PushOutcome, PushProvider, PushMessage } from './provider';
+import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
+import { getMessaging, type Messaging } from 'firebase-admin/messaging';
+import { toProviderError } from './classify';
+import { GoogleTokenSource } from './google-token';
+import { ProviderError, type ProviderErrorKind, type PushMessage, type PushOutcome, type PushProvider } from './provider';
 
 export interface FcmOptions {
   readonly projectId: string;
   readonly credentials: ServiceAccount;
+  /** `https://fcm.googleapis.com`, or where to send FCM's requests instead (a gateway, a test double). */
   readonly baseUrl: string;
   readonly timeoutMs: number;
 }
 
-/** Not written yet: the next step of the providers work. */
+const FCM_HOST = 'https://fcm.googleapis.com';
+const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
+/** FCM asks a sender over quota to wait at least a minute; its errors do not carry a Retry-After. */
+const QUOTA_WAIT_MS = 60_000;
+
+/** What each firebase-admin messaging error code means for one device. */
+const KIND_OF_CODE: Readonly<Record<string, ProviderErrorKind>> = {
+  'messaging/registration-token-not-registered': 'invalid-address',
+  'messaging/invalid-registration-token': 'invalid-address',
+  'messaging/invalid-recipient': 'invalid-address',
+  'messaging/invalid-argument': 'fail',
+  'messaging/invalid-payload': 'fail',
+  'messaging/payload-size-limit-exceeded': 'fail',
+  'messaging/mismatched-credential': 'fail',
+  'messaging/third-party-auth-error': 'fail',
+  'messaging/authentication-error': 'fail',
+  'messaging/message-rate-exceeded': 'throttle',
+  'messaging/device-message-rate-exceeded': 'throttle',
+  'messaging/server-unavailable': 'retry',
+  'messaging/internal-error': 'retry',
+  'messaging/unknown-error': 'retry',
+};
+
+/**
+ * firebase-admin has no endpoint option: an HTTPS agent whose connections go to `target` whatever
+ * host a request names — over TLS for an `https:` target, in clear for `http:` (a test double).
+ */
+class RedirectingAgent extends Agent {
+  constructor(private readonly target: URL) {
+    super({ keepAlive: true });
+  }
+
+  override createConnection(_options: NetConnectOpts, callback?: (error: Error | null, socket: Socket) => void): Socket {
+    const host = this.target.hostname;
+    const port = Number(this.target.port || (this.target.protocol === 'https:' ? 443 : 80));
+    const socket = this.target.protocol === 'https:' ? connectTls({ host, port, servername: host }) : connectTcp({ host, port });
+    if (callback) socket.once('connect', () => callback(null, socket));
+    return socket;
+  }
+}
+
+/**
+ * Push through Firebase Cloud Messaging with firebase-admin: one HTTP v1 `messages:send` per
+ * device, on an App of this provider's own. Each device's result is its own: a token FCM reports
+ * unregistered or invalid is refused as `invalid-address` (the worker disables its device) while
+ * the others are still served.
+ */
 export class FcmPushProvider implements PushProvider {
   readonly name = 'fcm';
+  private readonly app: App;
+  private readonly messaging: Messaging;
+  private readonly tokens: GoogleTokenSource;
+  private static apps = 0;
 
   constructor(
     private readonly options: FcmOptions,
-    private readonly logger: Logger,
-  ) {}
-
-  async send(message: PushMessage): Promise<PushOutcome> {
-    void this.options;
-    void this.logger;
-    void message;
-    throw new Error('FcmPushProvider is not written yet');
+    _logger: Logger,
+  ) {
+    this.tokens = new GoogleTokenSource(options.credentials, FCM_SCOPE, options.timeoutMs);
+    const tokens = this.tokens;
+    const httpAgent = options.baseUrl.replace(/\/+$/, '') === FCM_HOST ? new Agent({ keepAlive: true }) : new RedirectingAgent(new URL(options.baseUrl));
+    FcmPushProvider.apps += 1;
+    this.app = initializeApp(
+      {
+        credential: { getAccessToken: async () => ({ access_token: await tokens.token(), expires_in: Math.max(0, Math.floor((tokens.expiresAt - Date.now()) / 1000)) }) },
+        projectId: options.projectId,
+        httpAgent,
+      },
+      `notofine-fcm-${process.pid}-${FcmPushProvider.apps}`,
+    );
+    this.messaging = getMessaging(this.app);
+    disableSdkRetries(this.messaging);
   }
 
-  async close(): Promise<void> {}
+  async send(message: PushMessage): Promise<PushOutcome> {
+    // A refused key fails the whole call (and says so) before any device is tried.
+    await this.tokens.token();
+    const accepted: Array<PushOutcome['accepted'][number]> = [];
+    const refused: Array<PushOutcome['refused'][number]> = [];
+    await Promise.all(
+      message.tokens.map(async (token) => {
+        try {
+          const name = await withTimeout(this.messaging.send({ token, notification: { title: message.title, body: message.body } }), this.options.timeoutMs);
+          accepted.push({ token, providerMessageId: name });
+        } catch (error) {
+          refused.push({ token, error: classifyFcmError(error) });
+        }
+      }),
+    );
+    return { accepted, refused };
+  }
+
+  async close(): Promise<void> {
+    await deleteApp(this.app);
+  }
+}
+
+/**
+ * firebase-admin retries 503s and connection resets by itself, for up to a minute, after our
+ * timeout has given up on the call: a message FCM then accepts would also be sent again by the
+ * worker's retry. The worker's retry policy must be the only one, so the SDK's is switched off
+ * (an internal field: the provider's tests notice if an upgrade moves it).
+ */
+function disableSdkRetries(messaging: Messaging): void {
+  const handler = (messaging as unknown as { messagingRequestHandler?: { httpClient?: { retry?: unknown } } }).messagingRequestHandler;
+  if (!handler?.httpClient || !('retry' in handler.httpClient)) throw new Error('firebase-admin internals changed: cannot switch its retries off');
+  handler.httpClient.retry = undefined;
+}
+
+/** What firebase-admin's error for one device means. */
+export function classifyFcmError(error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof code !== 'string' || !code.startsWith('messaging/')) return toProviderError(error);
+  let kind = KIND_OF_CODE[code] ?? 'retry';
+  // FCM answers INVALID_ARGUMENT, not UNREGISTERED, for a token that is not a token at all.
+  if (code === 'messaging/invalid-argument' && /registration token/i.test(message)) kind = 'invalid-address';
+  return new ProviderError(kind, `${code.slice('messaging/'.length)}: ${message}`, { cause: error, ...(kind === 'throttle' && { retryAfterMs: QUOTA_WAIT_MS }) });
+}
+
+async function withTimeout<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new ProviderError('retry', `no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([call, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

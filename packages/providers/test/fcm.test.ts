@@ -1,0 +1,108 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { captureLogs } from '@test/capture-logs';
+import { FcmPushProvider } from '../src';
+import { ACCESS_TOKEN, fcmError, startFcmServer, type LoopbackFcm } from './loopback/fcm-server';
+
+const { logger } = captureLogs();
+const projectId = 'notofine-test';
+const push = (tokens: string[]) => ({ notificationId: 5, tokens, title: 'Rappel de paiement', body: 'Votre contravention ABC123 est due.' });
+
+let fcm: LoopbackFcm;
+let provider: FcmPushProvider;
+beforeAll(async () => {
+  fcm = await startFcmServer(projectId);
+  provider = new FcmPushProvider({ projectId, credentials: fcm.serviceAccount, baseUrl: fcm.server.url, timeoutMs: 500 }, logger);
+});
+afterAll(async () => {
+  await provider.close();
+  await fcm.server.close();
+});
+beforeEach(() => {
+  fcm.server.requests.splice(0);
+  fcm.replies.clear();
+  fcm.tokenReply = undefined;
+});
+
+it('exchanges a JWT signed with the service account’s key for a token, then sends one message per device', async () => {
+  const outcome = await provider.send(push(['token-a', 'token-b']));
+
+  expect(outcome.refused).toEqual([]);
+  expect(outcome.accepted.map((a) => a.token).sort()).toEqual(['token-a', 'token-b']);
+  expect(outcome.accepted.every((a) => a.providerMessageId?.startsWith(`projects/${projectId}/messages/`))).toBe(true);
+  expect(fcm.sends().sort()).toEqual(['token-a', 'token-b']);
+  const send = fcm.server.requests.find((request) => request.path.endsWith('/messages:send'))!;
+  expect(send.headers.authorization).toBe(`Bearer ${ACCESS_TOKEN}`);
+  expect(JSON.parse(send.body)).toEqual({ message: { token: expect.any(String), notification: { title: 'Rappel de paiement', body: 'Votre contravention ABC123 est due.' } } });
+});
+
+it('reuses the access token until it nears its expiry', async () => {
+  await provider.send(push(['token-a']));
+  await provider.send(push(['token-b']));
+
+  expect(fcm.server.requests.filter((request) => request.path === '/token')).toHaveLength(0);
+});
+
+it('refuses only the devices FCM reports unregistered or invalid, and serves the others', async () => {
+  fcm.replies.set('dead', fcmError(404, 'NOT_FOUND', 'UNREGISTERED', 'Requested entity was not found.'));
+  fcm.replies.set('garbage', fcmError(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token'));
+
+  const outcome = await provider.send(push(['alive', 'dead', 'garbage']));
+
+  expect(outcome.accepted.map((a) => a.token)).toEqual(['alive']);
+  expect(outcome.refused.map((r) => [r.token, r.error.kind]).sort()).toEqual([
+    ['dead', 'invalid-address'],
+    ['garbage', 'invalid-address'],
+  ]);
+});
+
+it.each([
+  ['INVALID_ARGUMENT about the message: fail', fcmError(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'Invalid value at message.notification.title'), { kind: 'fail' }],
+  ['SENDER_ID_MISMATCH: fail', fcmError(403, 'PERMISSION_DENIED', 'SENDER_ID_MISMATCH', 'SenderId mismatch'), { kind: 'fail' }],
+  ['THIRD_PARTY_AUTH_ERROR: fail', fcmError(401, 'UNAUTHENTICATED', 'THIRD_PARTY_AUTH_ERROR', 'APNs rejected the certificate'), { kind: 'fail' }],
+  ['QUOTA_EXCEEDED: throttle for a minute', fcmError(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED', 'Quota exceeded'), { kind: 'throttle', retryAfterMs: 60_000 }],
+  ['INTERNAL: retry', fcmError(500, 'INTERNAL', 'INTERNAL', 'Internal error'), { kind: 'retry' }],
+])('classifies %s', async (_case, reply, expected) => {
+  fcm.replies.set('token-x', reply);
+
+  const outcome = await provider.send(push(['token-x']));
+
+  expect(outcome.accepted).toEqual([]);
+  expect(outcome.refused).toEqual([{ token: 'token-x', error: expect.objectContaining(expected) }]);
+  expect(fcm.sends()).toEqual(['token-x']);
+});
+
+it('classifies UNAVAILABLE as retry, and leaves the retrying to the worker (the SDK does not retry behind its back)', async () => {
+  fcm.replies.set('token-x', fcmError(503, 'UNAVAILABLE', 'UNAVAILABLE', 'The service is currently unavailable.'));
+
+  const outcome = await provider.send(push(['token-x']));
+
+  expect(outcome.refused).toEqual([{ token: 'token-x', error: expect.objectContaining({ kind: 'retry' }) }]);
+  expect(fcm.sends()).toEqual(['token-x']);
+});
+
+it('retries a device whose send does not answer', async () => {
+  fcm.replies.set('slow', 'hang');
+
+  const outcome = await provider.send(push(['slow']));
+
+  expect(outcome.refused).toEqual([{ token: 'slow', error: expect.objectContaining({ kind: 'retry' }) }]);
+});
+
+it('fails the whole call, before any device, when Google refuses the service account', async () => {
+  const strangerKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const stranger = new FcmPushProvider({ projectId, credentials: { ...fcm.serviceAccount, private_key: strangerKey }, baseUrl: fcm.server.url, timeoutMs: 500 }, logger);
+
+  const sending = stranger.send(push(['token-a']));
+
+  await expect(sending).rejects.toMatchObject({ kind: 'fail', message: expect.stringMatching(/^credentials rejected \(token endpoint: invalid_grant/) });
+  expect(fcm.sends()).toEqual([]);
+  await stranger.close();
+});
+
+it('retries when the token endpoint is down', async () => {
+  const cold = new FcmPushProvider({ projectId, credentials: fcm.serviceAccount, baseUrl: fcm.server.url, timeoutMs: 500 }, logger);
+  fcm.tokenReply = { status: 503, body: { error: 'backend_error' } };
+
+  await expect(cold.send(push(['token-a']))).rejects.toMatchObject({ kind: 'retry' });
+  await cold.close();
+});
