@@ -11,7 +11,13 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   const lock = dataSource.createQueryRunner();
   await lock.connect();
   try {
-    await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`notofine-migrations:${schema}`]);
+    // Polled rather than waited for inside one statement: a session blocked in pg_advisory_lock
+    // holds a snapshot, which CREATE INDEX CONCURRENTLY (run by the holder) would wait for for ever.
+    for (;;) {
+      const [{ locked }] = (await lock.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [`notofine-migrations:${schema}`])) as [{ locked: boolean }];
+      if (locked) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     await lock.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((migration) => migration.name);

@@ -55,7 +55,8 @@ describe('migrations', () => {
     await dataSource.initialize();
     await runMigrations(dataSource);
 
-    for (let i = 0; i < MIGRATIONS.length; i += 1) await dataSource.undoLastMigration();
+    // Without a wrapping transaction: some migrations build or drop indexes concurrently.
+    for (let i = 0; i < MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'none' });
 
     const tables: unknown[] = await dataSource.query(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'migrations'`);
     expect(tables).toEqual([]);

@@ -13,6 +13,7 @@ import { notificationRoutes } from './notifications/routes';
 import { reminderRoutes } from './reminders/routes';
 import { ticketRoutes } from './tickets/routes';
 import { userRoutes } from './users/routes';
+import { webhookRoutes } from './webhooks/routes';
 
 export interface AppOptions {
   /** Readiness answers 503 once this returns true (the server is draining). */
@@ -31,6 +32,9 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   app.use(helmet());
   app.use(healthRoutes(deps, options.isShuttingDown ?? (() => false)));
   app.use(metricsRoute(deps.metrics, () => CHANNELS.map((channel) => deps.queues.queue(channel))));
+
+  // Providers sign their receipts instead of sending an API key; they need the raw body.
+  app.use(webhookRoutes(deps));
 
   app.use(authenticate(deps.dataSource.manager, deps.logger));
   app.use(requireJsonBody);

@@ -48,6 +48,9 @@ describe('POST /notifications/send', () => {
       provider: null,
       provider_message_id: null,
       sent_at: null,
+      delivery_status: null,
+      delivery_status_at: null,
+      delivery_error: null,
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });

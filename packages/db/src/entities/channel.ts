@@ -5,6 +5,13 @@ export type Channel = (typeof CHANNELS)[number];
 export const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
+/**
+ * The outcome the provider reports after accepting (`sent`): kept apart from the status, which
+ * stays the seed's pending/sent/failed.
+ */
+export const DELIVERY_STATUSES = ['delivered', 'bounced', 'undelivered'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
 export const TICKET_STATUSES = ['unpaid', 'paid', 'cancelled'] as const;
 export type TicketStatus = (typeof TICKET_STATUSES)[number];
 

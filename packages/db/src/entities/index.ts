@@ -1,5 +1,6 @@
 import { ApiKey } from './api-key';
 import { ChannelPreference } from './channel-preference';
+import { DeliveryEvent } from './delivery-event';
 import { Device } from './device';
 import { Notification } from './notification';
 import { Reminder } from './reminder';
@@ -8,6 +9,6 @@ import { Ticket } from './ticket';
 import { User } from './user';
 
 export * from './channel';
-export { ApiKey, ChannelPreference, Device, Notification, Reminder, ReminderChannel, Ticket, User };
+export { ApiKey, ChannelPreference, DeliveryEvent, Device, Notification, Reminder, ReminderChannel, Ticket, User };
 
-export const ENTITIES = [User, ChannelPreference, Device, Ticket, Reminder, ReminderChannel, Notification, ApiKey];
+export const ENTITIES = [User, ChannelPreference, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey];

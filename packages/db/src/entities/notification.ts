@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import { CHANNELS, LIMITS, NOTIFICATION_STATUSES, sqlList, type Channel, type NotificationStatus } from './channel';
+import { CHANNELS, DELIVERY_STATUSES, LIMITS, NOTIFICATION_STATUSES, sqlList, type Channel, type DeliveryStatus, type NotificationStatus } from './channel';
 import { Reminder } from './reminder';
 import { Ticket } from './ticket';
 import { User } from './user';
@@ -11,12 +11,15 @@ import { User } from './user';
 @Entity({ name: 'notifications' })
 @Check('CHK_notifications_channel', `"channel" IN (${sqlList(CHANNELS)})`)
 @Check('CHK_notifications_status', `"status" IN (${sqlList(NOTIFICATION_STATUSES)})`)
+@Check('CHK_notifications_delivery_status', `"delivery_status" IN (${sqlList(DELIVERY_STATUSES)})`)
 // Serves "a user's notifications, newest first" (scanned backwards) and the user's cascade delete.
 @Index('IDX_notifications_user_created', ['userId', 'createdAt', 'id'])
 @Index('IDX_notifications_status_created', ['status', 'createdAt'])
 // The two below keep ON DELETE SET NULL from scanning the whole table.
 @Index('IDX_notifications_ticket_id', ['ticketId'], { where: '"ticket_id" IS NOT NULL' })
 @Index('IDX_notifications_reminder_id', ['reminderId'], { where: '"reminder_id" IS NOT NULL' })
+// Delivery receipts name the provider's message id.
+@Index('IDX_notifications_provider_message', ['provider', 'providerMessageId'], { where: '"provider_message_id" IS NOT NULL' })
 export class Notification {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'BY DEFAULT' })
   id!: number;
@@ -59,6 +62,17 @@ export class Notification {
 
   @Column({ type: 'timestamptz', precision: 3, nullable: true })
   sentAt!: Date | null;
+
+  /** What the provider's delivery receipts said of a `sent` notification; null until one came. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  deliveryStatus!: DeliveryStatus | null;
+
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  deliveryStatusAt!: Date | null;
+
+  /** The provider's reason for a bounce or a failed delivery. */
+  @Column({ type: 'text', nullable: true })
+  deliveryError!: string | null;
 
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt!: Date;

@@ -1,4 +1,5 @@
 import { InitialSchema1795470000000 } from './1795470000000-initial-schema';
+import { DeliveryReceipts1795480000000 } from './1795480000000-delivery-receipts';
 
 /** Every migration, oldest first. A new migration is added here as well as in its own file. */
-export const MIGRATIONS = [InitialSchema1795470000000];
+export const MIGRATIONS = [InitialSchema1795470000000, DeliveryReceipts1795480000000];

@@ -2,3 +2,4 @@ export * from './notifications';
 export * from './recipients';
 export * from './reminders';
 export * from './deliveries';
+export * from './delivery-receipts';

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { Channel, NotificationStatus } from '../entities/channel';
+import type { Channel, DeliveryStatus, NotificationStatus } from '../entities/channel';
 import { Notification } from '../entities/notification';
 
 /** A notification to create, always `pending`. */
@@ -26,6 +26,9 @@ interface NotificationRow {
   provider: string | null;
   provider_message_id: string | null;
   sent_at: Date | null;
+  delivery_status: DeliveryStatus | null;
+  delivery_status_at: Date | null;
+  delivery_error: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -45,6 +48,9 @@ function notificationFromRow(row: NotificationRow): Notification {
     provider: row.provider,
     providerMessageId: row.provider_message_id,
     sentAt: row.sent_at,
+    deliveryStatus: row.delivery_status,
+    deliveryStatusAt: row.delivery_status_at,
+    deliveryError: row.delivery_error,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });

@@ -16,6 +16,9 @@ export function notificationJson(notification: Notification) {
     provider: notification.provider,
     provider_message_id: notification.providerMessageId,
     sent_at: notification.sentAt,
+    delivery_status: notification.deliveryStatus,
+    delivery_status_at: notification.deliveryStatusAt,
+    delivery_error: notification.deliveryError,
     created_at: notification.createdAt,
     updated_at: notification.updatedAt,
   };

@@ -1,0 +1,76 @@
+import { applyDeliveryReceipt, type DeliveryReceipt } from '@notofine/db';
+import { WEBHOOK_PATHS } from '@notofine/providers';
+import express, { Router, type Request } from 'express';
+import type { ApiDeps } from '../deps';
+import { sendGridPublicKey, sendGridReceipts, verifySendGridSignature } from './sendgrid';
+import { unreadableReceipt, webhookNotConfigured } from './signature-error';
+import { twilioReceipt, verifyTwilioSignature } from './twilio';
+import { verifyVonageSignature, vonageReceipt } from './vonage';
+
+/** A request's parameters as flat strings: the query string, and a JSON or form body. */
+function paramsOf(req: Request, provider: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.query)) if (typeof value === 'string') params[key] = value;
+  const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+  if (!raw) return params;
+  if (req.is('application/json')) {
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      throw unreadableReceipt(provider, 'the body is not JSON');
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw unreadableReceipt(provider, 'the body is not an object');
+    for (const [key, value] of Object.entries(body)) if (typeof value === 'string' || typeof value === 'number') params[key] = String(value);
+    return params;
+  }
+  for (const [key, value] of new URLSearchParams(raw)) params[key] = value;
+  return params;
+}
+
+/**
+ * Delivery receipts from the providers, mounted before API-key authentication and JSON parsing:
+ * providers authenticate by signing the raw body, which must reach the check untouched. A well
+ * signed receipt always gets a 2xx, even for a message id nobody knows (providers retry anything
+ * else); a bad signature gets 401 and changes nothing.
+ */
+export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
+  const router = Router();
+  const raw = express.raw({ type: () => true, limit: config.http.bodyLimitBytes });
+  const { sendgridPublicKey, vonageSignatureSecret, twilioAuthToken } = config.webhooks;
+  const sendGridKey = sendgridPublicKey ? sendGridPublicKey(sendgridPublicKey) : undefined;
+
+  const apply = async (receipts: readonly DeliveryReceipt[]) => {
+    const outcomes = [];
+    for (const receipt of receipts) outcomes.push(await applyDeliveryReceipt(dataSource.manager, receipt));
+    const applied = outcomes.filter((outcome) => outcome === 'applied').length;
+    if (receipts.length > 0) logger.info('delivery receipts', { provider: receipts[0]!.provider, received: receipts.length, applied });
+    return { received: receipts.length, applied };
+  };
+
+  router.post(WEBHOOK_PATHS.sendgrid, raw, async (req, res) => {
+    if (!sendGridKey) throw webhookNotConfigured('SendGrid', 'SENDGRID_WEBHOOK_PUBLIC_KEY');
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    verifySendGridSignature(sendGridKey, req.get('x-twilio-email-event-webhook-signature'), req.get('x-twilio-email-event-webhook-timestamp'), body);
+    res.json(await apply(sendGridReceipts(body)));
+  });
+
+  router.all(WEBHOOK_PATHS.vonage, raw, async (req, res) => {
+    const params = paramsOf(req, 'Vonage');
+    // Without a signature secret, Vonage's receipts are unsigned: accepted as they come.
+    if (vonageSignatureSecret) verifyVonageSignature(params, vonageSignatureSecret);
+    const receipt = vonageReceipt(params);
+    res.json(await apply(receipt ? [receipt] : []));
+  });
+
+  router.post(WEBHOOK_PATHS.twilio, raw, async (req, res) => {
+    if (!twilioAuthToken || !config.publicBaseUrl) throw webhookNotConfigured('Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL');
+    const params = paramsOf(req, 'Twilio');
+    // Twilio signs the URL it called: the public one, not the one this process sees behind a proxy.
+    verifyTwilioSignature(twilioAuthToken, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
+    const receipt = twilioReceipt(params);
+    res.json(await apply(receipt ? [receipt] : []));
+  });
+
+  return router;
+}

@@ -1,0 +1,31 @@
+import type { DeliveryReceipt } from '@notofine/db';
+import twilio from 'twilio';
+import { InvalidSignatureError } from './signature-error';
+
+/**
+ * Checks `X-Twilio-Signature`: base64 HMAC-SHA1, keyed by the account's auth token, of the full
+ * URL Twilio called followed by every POST parameter (sorted by name, name then value), with the
+ * SDK's own implementation.
+ *
+ * @throws {@link InvalidSignatureError}
+ */
+export function verifyTwilioSignature(authToken: string, signature: string | undefined, url: string, params: Readonly<Record<string, string>>): void {
+  if (!signature) throw new InvalidSignatureError('The X-Twilio-Signature header is required.');
+  if (!twilio.validateRequest(authToken, signature, url, params)) throw new InvalidSignatureError('The signature does not match the URL and parameters.');
+}
+
+/** The receipt of a Twilio status callback, or null for intermediate statuses (queued, sent, ...). */
+export function twilioReceipt(params: Readonly<Record<string, string>>, now = new Date()): DeliveryReceipt | null {
+  const sid = params.MessageSid;
+  const state = params.MessageStatus;
+  const status = state === 'delivered' ? 'delivered' : state === 'undelivered' || state === 'failed' ? 'undelivered' : null;
+  if (!sid || !status) return null;
+  return {
+    provider: 'twilio',
+    eventId: `${sid}:${state}`,
+    providerMessageId: sid,
+    status,
+    occurredAt: now,
+    error: status === 'undelivered' ? `${state}${params.ErrorCode ? ` (Twilio error ${params.ErrorCode})` : ''}` : null,
+  };
+}

@@ -1,0 +1,241 @@
+import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { DeliveryEvent, Notification, insertPendingNotifications } from '@notofine/db';
+import { insertUser } from '@test/factories';
+import request from 'supertest';
+import { startApi, type ApiHarness } from './api-harness';
+
+const sendGridKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const VONAGE_SECRET = 'vonage-signature-secret';
+const TWILIO_TOKEN = 'twilio-auth-token';
+const PUBLIC_BASE_URL = 'https://notifications.notofine.test';
+
+let harness: ApiHarness;
+beforeAll(async () => {
+  harness = await startApi({
+    SENDGRID_WEBHOOK_PUBLIC_KEY: sendGridKeys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+    VONAGE_SIGNATURE_SECRET: VONAGE_SECRET,
+    TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+    PUBLIC_BASE_URL,
+  });
+});
+afterAll(() => harness.stop());
+
+/** A notification already `sent` by `provider` under `messageId`. */
+async function sentNotification(provider: string, messageId: string, channel: 'email' | 'sms' = 'email'): Promise<number> {
+  const user = await insertUser(harness.env.db);
+  const [notification] = await insertPendingNotifications(harness.env.db.manager, [
+    { userId: user.id, channel, message: 'Rappel', subject: null, ticketId: null, reminderId: null },
+  ]);
+  await harness.env.db.query(`UPDATE notifications SET status = 'sent', sent_at = now(), provider = $2, provider_message_id = $3 WHERE id = $1`, [
+    notification!.id,
+    provider,
+    messageId,
+  ]);
+  return notification!.id;
+}
+
+const row = (id: number) => harness.env.db.manager.findOneByOrFail(Notification, { id });
+const events = (id: number) => harness.env.db.manager.countBy(DeliveryEvent, { notificationId: id });
+
+describe('POST /webhooks/sendgrid', () => {
+  function signed(events: unknown[], options: { timestamp?: number; key?: typeof sendGridKeys.privateKey } = {}) {
+    const body = JSON.stringify(events);
+    const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+    const signature = sign('sha256', Buffer.from(timestamp + body), { key: options.key ?? sendGridKeys.privateKey, dsaEncoding: 'der' }).toString('base64');
+    return request(harness.api.app)
+      .post('/webhooks/sendgrid')
+      .set('Content-Type', 'application/json')
+      .set('X-Twilio-Email-Event-Webhook-Signature', signature)
+      .set('X-Twilio-Email-Event-Webhook-Timestamp', timestamp)
+      .send(body);
+  }
+
+  it('applies a validly signed delivered event to the sent notification, matched by the X-Message-Id prefix', async () => {
+    const id = await sentNotification('sendgrid', 'sg-msg-1');
+
+    const response = await signed([{ event: 'delivered', sg_event_id: 'ev-1', sg_message_id: 'sg-msg-1.filter0001.123.0', timestamp: 1795500000 }]);
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ received: 1, applied: 1 });
+    expect(await row(id)).toMatchObject({ status: 'sent', deliveryStatus: 'delivered', deliveryStatusAt: new Date(1795500000 * 1000), deliveryError: null });
+  });
+
+  it('records a bounce with its reason, which a later delivered event does not overwrite', async () => {
+    const id = await sentNotification('sendgrid', 'sg-msg-2');
+
+    await signed([{ event: 'bounce', sg_event_id: 'ev-2', sg_message_id: 'sg-msg-2.x', reason: '550 5.1.1 mailbox unavailable' }]).expect(200);
+    await signed([{ event: 'delivered', sg_event_id: 'ev-3', sg_message_id: 'sg-msg-2.x' }]).expect(200);
+
+    expect(await row(id)).toMatchObject({ deliveryStatus: 'bounced', deliveryError: '550 5.1.1 mailbox unavailable' });
+  });
+
+  it('applies an event received twice only once', async () => {
+    const id = await sentNotification('sendgrid', 'sg-msg-3');
+    const event = [{ event: 'delivered', sg_event_id: 'ev-dup', sg_message_id: 'sg-msg-3.x' }];
+
+    const [first, second] = await Promise.all([signed(event), signed(event)]);
+
+    expect([first.body.applied, second.body.applied].sort()).toEqual([0, 1]);
+    expect(await events(id)).toBe(1);
+  });
+
+  it('answers 2xx and changes nothing for an unknown message id or an event of no interest', async () => {
+    const response = await signed([
+      { event: 'delivered', sg_event_id: 'ev-4', sg_message_id: 'nobody-knows.x' },
+      { event: 'open', sg_event_id: 'ev-5', sg_message_id: 'sg-msg-1.x' },
+    ]);
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ received: 1, applied: 0 });
+  });
+
+  it.each([
+    ['a forged signature', { key: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey }],
+    ['a stale timestamp', { timestamp: Math.floor(Date.now() / 1000) - 3600 }],
+  ])('refuses %s with 401 and changes nothing', async (_case, options) => {
+    const id = await sentNotification('sendgrid', `sg-forged-${Math.random()}`);
+    const messageId = (await row(id)).providerMessageId!;
+
+    const response = await signed([{ event: 'delivered', sg_event_id: `ev-${messageId}`, sg_message_id: `${messageId}.x` }], options);
+
+    expect(response.status).toBe(401);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.body.type).toBe('/problems/invalid-signature');
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+
+  it('refuses a body changed after signing', async () => {
+    const id = await sentNotification('sendgrid', 'sg-msg-tampered');
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = sign('sha256', Buffer.from(`${timestamp}[]`), { key: sendGridKeys.privateKey, dsaEncoding: 'der' }).toString('base64');
+
+    const response = await request(harness.api.app)
+      .post('/webhooks/sendgrid')
+      .set('Content-Type', 'application/json')
+      .set('X-Twilio-Email-Event-Webhook-Signature', signature)
+      .set('X-Twilio-Email-Event-Webhook-Timestamp', timestamp)
+      .send(JSON.stringify([{ event: 'delivered', sg_event_id: 'ev-t', sg_message_id: 'sg-msg-tampered.x' }]));
+
+    expect(response.status).toBe(401);
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+
+  it('refuses a request without signature headers', async () => {
+    await request(harness.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').send('[]').expect(401);
+  });
+});
+
+describe('/webhooks/vonage', () => {
+  /** Signs as Vonage does with the SHA-256 HMAC method, computed here independently. */
+  function vonageSigned(params: Record<string, string>, secret = VONAGE_SECRET): Record<string, string> {
+    const all = { ...params, timestamp: params.timestamp ?? String(Math.floor(Date.now() / 1000)) };
+    const base = Object.entries(all)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, value]) => `&${key}=${value.replace(/[&=]/g, '_')}`)
+      .join('');
+    return { ...all, sig: createHmac('sha256', secret).update(base).digest('hex').toUpperCase() };
+  }
+
+  it('applies a signed delivery receipt sent as a GET query', async () => {
+    const id = await sentNotification('vonage', 'vonage-m-1', 'sms');
+
+    const response = await request(harness.api.app).get('/webhooks/vonage').query(vonageSigned({ messageId: 'vonage-m-1', status: 'delivered', 'err-code': '0', msisdn: '33612345678', 'message-timestamp': '2026-11-23 10:15:00' }));
+
+    expect(response.status).toBe(200);
+    expect(await row(id)).toMatchObject({ deliveryStatus: 'delivered', deliveryStatusAt: new Date('2026-11-23T10:15:00Z') });
+  });
+
+  it('applies a signed failed receipt posted as JSON, keeping the error code', async () => {
+    const id = await sentNotification('vonage', 'vonage-m-2', 'sms');
+
+    await request(harness.api.app)
+      .post('/webhooks/vonage')
+      .send(vonageSigned({ messageId: 'vonage-m-2', status: 'failed', 'err-code': '6' }))
+      .expect(200);
+
+    expect(await row(id)).toMatchObject({ deliveryStatus: 'undelivered', deliveryError: 'failed (err-code 6)' });
+  });
+
+  it('ignores intermediate statuses', async () => {
+    const id = await sentNotification('vonage', 'vonage-m-3', 'sms');
+
+    await request(harness.api.app).get('/webhooks/vonage').query(vonageSigned({ messageId: 'vonage-m-3', status: 'buffered' })).expect(200);
+
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+
+  it.each([
+    ['a wrong secret', (params: Record<string, string>) => vonageSigned(params, 'not-the-secret')],
+    ['no signature', (params: Record<string, string>) => params],
+    ['a stale timestamp', (params: Record<string, string>) => vonageSigned({ ...params, timestamp: String(Math.floor(Date.now() / 1000) - 3600) })],
+    ['a parameter changed after signing', (params: Record<string, string>) => ({ ...vonageSigned(params), status: 'delivered' })],
+  ])('refuses %s with 401 and changes nothing', async (_case, make) => {
+    const messageId = `vonage-bad-${Math.random()}`;
+    const id = await sentNotification('vonage', messageId, 'sms');
+
+    const response = await request(harness.api.app).get('/webhooks/vonage').query(make({ messageId, status: 'failed' }));
+
+    expect(response.status).toBe(401);
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+});
+
+describe('POST /webhooks/twilio', () => {
+  /** X-Twilio-Signature, computed here as Twilio documents it: HMAC-SHA1 of URL + sorted name/value pairs. */
+  function twilioSignature(url: string, params: Record<string, string>, token = TWILIO_TOKEN): string {
+    const data = url + Object.keys(params).sort().map((key) => key + params[key]).join('');
+    return createHmac('sha1', token).update(data).digest('base64');
+  }
+
+  function callback(params: Record<string, string>, signature = twilioSignature(`${PUBLIC_BASE_URL}/webhooks/twilio`, params)) {
+    return request(harness.api.app).post('/webhooks/twilio').type('form').set('X-Twilio-Signature', signature).send(params);
+  }
+
+  it('applies a signed status callback for a delivered message', async () => {
+    const id = await sentNotification('twilio', 'SM00000000000000000000000000000001', 'sms');
+
+    const response = await callback({ MessageSid: 'SM00000000000000000000000000000001', MessageStatus: 'delivered', AccountSid: 'AC123' });
+
+    expect(response.status).toBe(200);
+    expect(await row(id)).toMatchObject({ deliveryStatus: 'delivered' });
+  });
+
+  it('records an undelivered message with its error code, once however many times it is posted', async () => {
+    const id = await sentNotification('twilio', 'SM00000000000000000000000000000002', 'sms');
+    const params = { MessageSid: 'SM00000000000000000000000000000002', MessageStatus: 'undelivered', ErrorCode: '30003' };
+
+    await callback(params).expect(200);
+    await callback(params).expect(200);
+
+    expect(await row(id)).toMatchObject({ deliveryStatus: 'undelivered', deliveryError: 'undelivered (Twilio error 30003)' });
+    expect(await events(id)).toBe(1);
+  });
+
+  it('refuses a signature made with another token, or over another URL, with 401', async () => {
+    const id = await sentNotification('twilio', 'SM00000000000000000000000000000003', 'sms');
+    const params = { MessageSid: 'SM00000000000000000000000000000003', MessageStatus: 'delivered' };
+
+    await callback(params, twilioSignature(`${PUBLIC_BASE_URL}/webhooks/twilio`, params, 'other-token')).expect(401);
+    await callback(params, twilioSignature('https://elsewhere.test/webhooks/twilio', params)).expect(401);
+    await callback(params, '').expect(401);
+
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+});
+
+describe('webhooks not configured', () => {
+  let bare: ApiHarness;
+  beforeAll(async () => {
+    bare = await startApi();
+  });
+  afterAll(() => bare.stop());
+
+  it('answers 404 for SendGrid and Twilio when their secrets are not set', async () => {
+    await request(bare.api.app).post('/webhooks/sendgrid').send('[]').expect(404);
+    await request(bare.api.app).post('/webhooks/twilio').type('form').send({ MessageSid: 'SM1' }).expect(404);
+  });
+
+  it('accepts Vonage’s unsigned receipts when no signature secret is set', async () => {
+    await request(bare.api.app).get('/webhooks/vonage').query({ messageId: 'unknown', status: 'delivered' }).expect(200, { received: 1, applied: 0 });
+  });
+});
