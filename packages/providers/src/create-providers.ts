@@ -1,4 +1,4 @@
-import type { Config } from '@notofine/config';
+import { webhookUrl, type Config } from '@notofine/config';
 import type { Logger } from '@notofine/logger';
 import { FcmPushProvider } from './fcm';
 import { OutboxEmailProvider, OutboxPushProvider, OutboxSmsProvider } from './outbox';
@@ -7,7 +7,6 @@ import { SendGridEmailProvider } from './sendgrid';
 import { SmtpEmailProvider } from './smtp';
 import { TwilioSmsProvider } from './twilio';
 import { VonageSmsProvider } from './vonage';
-import { webhookUrl } from './webhooks';
 
 /**
  * The providers the configuration selects, one per channel. The configuration has already checked

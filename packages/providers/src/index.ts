@@ -7,4 +7,3 @@ export { VonageSmsProvider, type VonageOptions } from './vonage';
 export { TwilioSmsProvider, type TwilioOptions } from './twilio';
 export { FcmPushProvider, type FcmOptions } from './fcm';
 export { createProviders, closeProviders } from './create-providers';
-export { WEBHOOK_PATHS, webhookUrl } from './webhooks';

@@ -1,5 +1,5 @@
 import { applyDeliveryReceipt, type DeliveryReceipt } from '@notofine/db';
-import { WEBHOOK_PATHS } from '@notofine/providers';
+import { WEBHOOK_PATHS } from '@notofine/config';
 import express, { Router, type Request } from 'express';
 import type { ApiDeps } from '../deps';
 import { sendGridPublicKey, sendGridReceipts, verifySendGridSignature } from './sendgrid';
