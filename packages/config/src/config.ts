@@ -40,6 +40,12 @@ export interface Config {
     /** Jobs each worker process runs at once, per channel queue. */
     readonly concurrency: number;
   };
+  readonly sweeper: {
+    /** How often one worker looks for pending notifications whose job is missing. */
+    readonly intervalMs: number;
+    /** How long a pending notification may go untouched before it is looked at. */
+    readonly graceMs: number;
+  };
   readonly reminders: {
     /** Cron pattern of the worker's reminder scheduler. */
     readonly schedule: string;
@@ -200,6 +206,8 @@ const schema = z.object({
     .refine(isCronPattern, 'must be a cron pattern such as "0 * * * *" (hourly)')
     .default('0 * * * *'),
   REMINDER_BATCH_SIZE: integer(1, 50_000).default(1000),
+  SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(30_000),
+  SWEEP_GRACE_MS: integer(0, 86_400_000).default(60_000),
   EMAIL_PROVIDER: oneOf(EMAIL_PROVIDERS).default('outbox'),
   SMS_PROVIDER: oneOf(SMS_PROVIDERS).default('outbox'),
   PUSH_PROVIDER: oneOf(PUSH_PROVIDERS).default('outbox'),
@@ -286,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty') },
     delivery: { attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS, concurrency: e.WORKER_CONCURRENCY },
     reminders: { schedule: e.REMINDER_SCHEDULE, batchSize: e.REMINDER_BATCH_SIZE },
+    sweeper: { intervalMs: e.SWEEP_INTERVAL_MS, graceMs: e.SWEEP_GRACE_MS },
     providers,
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     webhooks: {

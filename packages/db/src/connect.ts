@@ -76,3 +76,16 @@ export function describeDatabaseError(error: unknown, url: string): string {
       return `Cannot use ${where}: ${message}`;
   }
 }
+
+/**
+ * Whether an error means "PostgreSQL is not there right now" (refused or lost connection, server
+ * shutting down or starting, too many connections) rather than a fault of the query.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown; driverError?: { code?: unknown } } | null)?.code ?? (error as { driverError?: { code?: unknown } } | null)?.driverError?.code;
+  const message = error instanceof Error ? error.message : '';
+  return (
+    (typeof code === 'string' && (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300'].includes(code) || code.startsWith('08'))) ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|the database system is (starting up|shutting down)/i.test(message)
+  );
+}

@@ -3,7 +3,6 @@ import {
   LIMITS,
   Ticket,
   claimDueReminders,
-  failPendingNotifications,
   insertPendingNotifications,
   loadRecipient,
   type Channel,
@@ -12,7 +11,7 @@ import {
   type Notification,
   type Recipient,
 } from '@notofine/db';
-import { NotFoundError, ServiceUnavailableError, UnprocessableError, ValidationError } from '@notofine/errors';
+import { NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
 import type { DeliveryQueues } from '@notofine/queue';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -81,7 +80,6 @@ export class NotificationService {
    * @throws {@link NotFoundError} for an unknown user or ticket
    * @throws {@link UnprocessableError} for a ticket of another user, or a channel the user cannot
    *   be reached on or has turned off
-   * @throws {@link ServiceUnavailableError} when the queue cannot take the job (nothing is sent)
    */
   async sendNotification(input: SendNotificationInput): Promise<Notification> {
     assertMessage(input.message, input.subject);
@@ -193,8 +191,10 @@ export class NotificationService {
   }
 
   /**
-   * Queues the deliveries of freshly committed notifications. When the queue cannot take them,
-   * the rows are marked failed (so that nothing sends them later) and the caller gets a 503.
+   * Queues the deliveries of freshly committed notifications. The rows are already the truth: when
+   * Redis cannot take the jobs, the notifications stay accepted and pending, and the workers'
+   * sweeper queues them once Redis is back. Nothing accepted is lost, and the caller need not retry
+   * (which would send twice).
    */
   private async enqueue(notifications: readonly Notification[]): Promise<void> {
     if (notifications.length === 0) return;
@@ -202,13 +202,7 @@ export class NotificationService {
       await this.deps.queues.enqueue(notifications);
     } catch (error) {
       const ids = notifications.map((n) => n.id);
-      this.deps.logger.error('could not queue notifications', { error, notification_ids: ids.slice(0, 20), count: ids.length });
-      await failPendingNotifications(this.deps.dataSource.manager, ids, 'Not sent: the delivery queue was unavailable.').catch(
-        (failure: unknown) => this.deps.logger.error('could not mark unqueued notifications failed', { error: failure }),
-      );
-      throw new ServiceUnavailableError('The delivery queue is unavailable; nothing was sent. Retry in a few seconds.', {
-        cause: error,
-      });
+      this.deps.logger.warn('could not queue notifications now: the sweeper will', { error, notification_ids: ids.slice(0, 20), count: ids.length });
     }
   }
 }

@@ -1,5 +1,5 @@
 import { Notification } from '@notofine/db';
-import { NotFoundError, ServiceUnavailableError, UnprocessableError, ValidationError } from '@notofine/errors';
+import { NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import { DeliveryQueues, connectRedis, createRedis } from '@notofine/queue';
 import { captureLogs } from '@test/capture-logs';
 import { insertDevice, insertTicket, insertUser } from '@test/factories';
@@ -43,7 +43,7 @@ describe('sendNotification', () => {
     expect(await harness.env.db.manager.countBy(Notification, { userId: user.id })).toBe(0);
   });
 
-  it('when the queue is unreachable, answers 503 at once and marks the row failed so nothing sends it later', async () => {
+  it('when the queue is unreachable, still accepts at once: the row stays pending for the sweeper, and the log says so', async () => {
     const { config } = harness.env;
     const redis = createRedis(config.redis.url, 'producer', 'notofine-tests-dead');
     await connectRedis(redis, config.redis.url);
@@ -54,13 +54,12 @@ describe('sendNotification', () => {
     redis.disconnect();
 
     const started = Date.now();
-    const sending = service.sendNotification({ userId: user.id, channel: 'email', message: 'Rappel' });
+    const notification = await service.sendNotification({ userId: user.id, channel: 'email', message: 'Rappel' });
 
-    await expect(sending).rejects.toThrow(ServiceUnavailableError);
     expect(Date.now() - started).toBeLessThan(2000);
-    const [row] = await harness.env.db.manager.findBy(Notification, { userId: user.id });
-    expect(row).toMatchObject({ status: 'failed', errorMessage: 'Not sent: the delivery queue was unavailable.' });
-    expect(entries()).toContainEqual(expect.objectContaining({ level: 'error', message: 'could not queue notifications', notification_ids: [row!.id] }));
+    expect(notification).toMatchObject({ status: 'pending' });
+    expect(await harness.env.db.manager.findOneByOrFail(Notification, { id: notification.id })).toMatchObject({ status: 'pending', errorMessage: null });
+    expect(entries()).toContainEqual(expect.objectContaining({ level: 'warn', message: 'could not queue notifications now: the sweeper will', notification_ids: [notification.id] }));
     await queues.close();
   });
 });

@@ -20,6 +20,8 @@ export const DELIVERY_JOB = 'deliver';
  */
 export interface DeliveryJobData {
   readonly notificationId: number;
+  /** How many times the provider throttled this job (counted by the worker; absent at first). */
+  readonly throttles?: number;
 }
 
 /**

@@ -14,6 +14,7 @@ import { pushSender } from './delivery/push-sender';
 import { smsSender } from './delivery/sms-sender';
 import { startHealthServer, type HealthServer } from './health-server';
 import { startReminderScheduler } from './reminders/reminder-scheduler';
+import { startSweeper, type Sweeper } from './sweeper';
 
 export interface WorkerServiceOptions {
   /** Read from the environment when absent. */
@@ -28,6 +29,8 @@ export interface WorkerServiceOptions {
 export interface WorkerService {
   readonly workers: Readonly<Record<Channel, Worker<DeliveryJobData, DeliveryOutcome>>>;
   readonly notifications: NotificationService;
+  /** Queues again the pending notifications whose job is missing (runs by itself; exposed for tests). */
+  readonly sweeper: Sweeper;
   /** The port of `/healthz` and `/readyz`. */
   readonly healthPort: number;
   /** Stops taking jobs, lets the ones in hand finish (within the shutdown timeout), closes everything. */
@@ -73,6 +76,8 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     metrics,
     // A second more than the providers' own timeouts, so that their errors, more precise, come first.
     providerTimeoutMs: config.providers.timeoutMs + 1000,
+    // Outlives the longest attempt (a provider call cut off at its timeout, then the records).
+    leaseMs: config.providers.timeoutMs + 30_000,
     maxThrottles: config.providers.maxThrottles,
     senders,
     pauseChannel: (channel: Channel, ms: number) => queues.queue(channel).rateLimit(ms),
@@ -83,7 +88,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     CHANNELS.map((channel) => {
       const worker = new Worker<DeliveryJobData, DeliveryOutcome>(
         DELIVERY_QUEUES[channel],
-        (job) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps)),
+        (job) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps, channel)),
         {
           connection,
           prefix,
@@ -102,6 +107,17 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
       ? null
       : await startReminderScheduler({ connection, prefix, schedule: config.reminders.schedule, service: notifications, logger, metrics });
 
+  const sweeper = startSweeper({
+    manager: dataSource.manager,
+    queues,
+    connection,
+    prefix,
+    intervalMs: config.sweeper.intervalMs,
+    graceMs: config.sweeper.graceMs,
+    logger,
+    ...(scheduler && { ensureSchedulers: scheduler.ensure }),
+  });
+
   let stopping = false;
   let stopped: Promise<void> | undefined;
   const allWorkers = [...Object.values(workers), ...(scheduler ? [scheduler.worker] : [])];
@@ -119,6 +135,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
       routes: { '/metrics': () => metrics.render([...CHANNELS.map((channel) => queues.queue(channel)), ...(scheduler ? [scheduler.queue] : [])]) },
     });
   } catch (error) {
+    await sweeper.stop();
     await Promise.all(allWorkers.map((worker) => worker.close()));
     await scheduler?.queue.close();
     await closeProviders(providers);
@@ -131,12 +148,14 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
   return {
     workers,
     notifications,
+    sweeper,
     healthPort: health.port,
     stop() {
       // Once: a second call (a second signal, a test's cleanup) waits for the first.
       stopped ??= (async () => {
         stopping = true;
         logger.info('worker stopping');
+        await sweeper.stop();
         await closeWithin(allWorkers, config.shutdownTimeoutMs, logger);
         await scheduler?.queue.close();
         await closeProviders(providers);

@@ -63,6 +63,17 @@ export class Notification {
   @Column({ type: 'timestamptz', precision: 3, nullable: true })
   sentAt!: Date | null;
 
+  /**
+   * The delivery attempt that holds the row: a worker claims it (token, deadline) before calling
+   * the provider, so no other worker sends it meanwhile; a lease past its deadline is abandoned
+   * (its worker died) and may be claimed again.
+   */
+  @Column({ type: 'uuid', nullable: true })
+  leaseToken!: string | null;
+
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  leaseUntil!: Date | null;
+
   /** What the provider's delivery receipts said of a `sent` notification; null until one came. */
   @Column({ type: 'varchar', length: 16, nullable: true })
   deliveryStatus!: DeliveryStatus | null;

@@ -16,6 +16,8 @@ export interface DeliveryTarget {
   readonly locale: string;
   /** Active devices' registration tokens; empty unless the channel is push. */
   readonly tokens: readonly string[];
+  /** The lease this attempt holds on the row. */
+  readonly leaseToken: string;
 }
 
 interface DeliveryRow {
@@ -33,18 +35,41 @@ interface DeliveryRow {
   tokens: string[] | null;
 }
 
-/** Loads a notification with its recipient's address or device tokens; null when it no longer exists. */
-export async function loadDeliveryTarget(manager: EntityManager, notificationId: number): Promise<DeliveryTarget | null> {
+/** Why a delivery could not be claimed. */
+export type ClaimRefusal = 'missing' | 'final' | 'leased';
+
+/**
+ * Claims a pending notification for one delivery attempt, and loads it with its recipient's
+ * address or device tokens: sets a lease (`token`, valid `leaseMs`) unless another attempt holds a
+ * lease still running. Only the holder of the lease records the outcome.
+ *
+ * @returns the notification to send, or why there is none to send now: `missing` (its user was
+ *   erased), `final` (already sent or failed), `leased` (another attempt is on it)
+ */
+export async function claimDelivery(
+  manager: EntityManager,
+  notificationId: number,
+  token: string,
+  leaseMs: number,
+): Promise<DeliveryTarget | ClaimRefusal> {
   const [row]: DeliveryRow[] = await manager.query(
-    `SELECT n.id, n.user_id, n.channel, n.message, n.subject, n.status, n.attempts, n.created_at, u.email, u.phone, u.locale,
-            CASE WHEN n.channel = 'push' THEN ARRAY(
-              SELECT d.token FROM devices d WHERE d.user_id = n.user_id AND d.disabled_at IS NULL ORDER BY d.id
+    `WITH claimed AS (
+       UPDATE notifications
+       SET lease_token = $2, lease_until = now() + $3 * interval '1 millisecond'
+       WHERE id = $1 AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
+       RETURNING id, user_id, channel, message, subject, status, attempts, created_at
+     )
+     SELECT c.*, u.email, u.phone, u.locale,
+            CASE WHEN c.channel = 'push' THEN ARRAY(
+              SELECT d.token FROM devices d WHERE d.user_id = c.user_id AND d.disabled_at IS NULL ORDER BY d.id
             ) END AS tokens
-     FROM notifications n JOIN users u ON u.id = n.user_id
-     WHERE n.id = $1`,
-    [notificationId],
+     FROM claimed c JOIN users u ON u.id = c.user_id`,
+    [notificationId, token, leaseMs],
   );
-  if (!row) return null;
+  if (!row) {
+    const [current]: Array<{ status: NotificationStatus }> = await manager.query(`SELECT status FROM notifications WHERE id = $1`, [notificationId]);
+    return !current ? 'missing' : current.status === 'pending' ? 'leased' : 'final';
+  }
   return {
     id: row.id,
     userId: row.user_id,
@@ -58,50 +83,52 @@ export async function loadDeliveryTarget(manager: EntityManager, notificationId:
     phone: row.phone,
     locale: row.locale,
     tokens: row.tokens ?? [],
+    leaseToken: token,
   };
 }
 
 /**
- * Records a delivery the provider accepted. Only a pending row changes: a row already final stays
- * as it is.
+ * Records a delivery the provider accepted, and releases the lease. Only the lease's holder can:
+ * an attempt whose lease was taken over (it ran past its deadline) changes nothing.
  *
  * @returns whether the row changed
  */
 export async function recordSent(
   manager: EntityManager,
-  notificationId: number,
+  target: Pick<DeliveryTarget, 'id' | 'leaseToken'>,
   accepted: { provider: string; providerMessageId: string | null },
 ): Promise<boolean> {
   const [, count]: [unknown, number] = await manager.query(
     `UPDATE notifications
-     SET status = 'sent', sent_at = now(), attempts = attempts + 1, provider = $2, provider_message_id = $3,
-         error_message = NULL, updated_at = now()
-     WHERE id = $1 AND status = 'pending'`,
-    [notificationId, accepted.provider, accepted.providerMessageId],
+     SET status = 'sent', sent_at = now(), attempts = attempts + 1, provider = $3, provider_message_id = $4,
+         error_message = NULL, lease_token = NULL, lease_until = NULL, updated_at = now()
+     WHERE id = $1 AND status = 'pending' AND lease_token = $2`,
+    [target.id, target.leaseToken, accepted.provider, accepted.providerMessageId],
   );
   return count === 1;
 }
 
 /**
- * Records an attempt that did not deliver: the row keeps `pending` with the error when it will be
- * retried, or becomes `failed` when `final`.
+ * Records an attempt that did not deliver, and releases the lease: the row keeps `pending` with
+ * the error when it will be retried, or becomes `failed` when `final`.
  *
  * @param attempted - whether a provider was called (a throttled or never-made call is not an attempt)
  */
 export async function recordNotDelivered(
   manager: EntityManager,
-  notificationId: number,
+  target: Pick<DeliveryTarget, 'id' | 'leaseToken'>,
   outcome: { errorMessage: string; final: boolean; attempted: boolean; provider: string | null },
 ): Promise<boolean> {
   const [, count]: [unknown, number] = await manager.query(
     `UPDATE notifications
-     SET status = CASE WHEN $3 THEN 'failed' ELSE status END,
-         error_message = $2,
-         attempts = attempts + CASE WHEN $4 THEN 1 ELSE 0 END,
-         provider = coalesce($5, provider),
+     SET status = CASE WHEN $4 THEN 'failed' ELSE status END,
+         error_message = $3,
+         attempts = attempts + CASE WHEN $5 THEN 1 ELSE 0 END,
+         provider = coalesce($6, provider),
+         lease_token = NULL, lease_until = NULL,
          updated_at = now()
-     WHERE id = $1 AND status = 'pending'`,
-    [notificationId, outcome.errorMessage, outcome.final, outcome.attempted, outcome.provider],
+     WHERE id = $1 AND status = 'pending' AND lease_token = $2`,
+    [target.id, target.leaseToken, outcome.errorMessage, outcome.final, outcome.attempted, outcome.provider],
   );
   return count === 1;
 }
@@ -114,4 +141,24 @@ export async function disableDeviceTokens(manager: EntityManager, tokens: readon
     [tokens],
   );
   return count;
+}
+
+/**
+ * Pending notifications that may have no job on its way: untouched for `graceMs` and not held by a
+ * live lease (an attempt that died leaves an expired one). The sweeper checks each in Redis.
+ * Pages by id: pass the last id seen as `afterId`.
+ */
+export async function findStalePending(
+  manager: EntityManager,
+  options: { graceMs: number; limit: number; afterId: number },
+): Promise<Array<{ id: number; channel: Channel }>> {
+  return manager.query(
+    `SELECT id, channel FROM notifications
+     WHERE status = 'pending' AND id > $3
+       AND updated_at < now() - $1 * interval '1 millisecond'
+       AND (lease_until IS NULL OR lease_until < now())
+     ORDER BY id
+     LIMIT $2`,
+    [options.graceMs, options.limit, options.afterId],
+  );
 }

@@ -29,6 +29,8 @@ interface NotificationRow {
   delivery_status: DeliveryStatus | null;
   delivery_status_at: Date | null;
   delivery_error: string | null;
+  lease_token: string | null;
+  lease_until: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -51,6 +53,8 @@ function notificationFromRow(row: NotificationRow): Notification {
     deliveryStatus: row.delivery_status,
     deliveryStatusAt: row.delivery_status_at,
     deliveryError: row.delivery_error,
+    leaseToken: row.lease_token,
+    leaseUntil: row.lease_until,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -81,21 +85,6 @@ export async function insertPendingNotifications(
   // INSERT ... SELECT FROM unnest keeps the input order in practice, but that is not a promise
   // of SQL: sort by id, which follows insertion order within one statement.
   return rows.sort((a, b) => a.id - b.id).map(notificationFromRow);
-}
-
-/**
- * Marks still-pending notifications failed, e.g. when their delivery job could not be queued.
- *
- * @returns how many rows changed
- */
-export async function failPendingNotifications(manager: EntityManager, ids: readonly number[], reason: string): Promise<number> {
-  if (ids.length === 0) return 0;
-  const [, count]: [unknown, number] = await manager.query(
-    `UPDATE notifications SET status = 'failed', error_message = $2, updated_at = now()
-     WHERE id = ANY($1::bigint[]) AND status = 'pending'`,
-    [ids, reason],
-  );
-  return count;
 }
 
 /** A page of a user's notifications, newest first. */

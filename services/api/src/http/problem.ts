@@ -1,4 +1,5 @@
 import { AppError, ServiceUnavailableError, type FieldError } from '@notofine/errors';
+import { isDatabaseUnavailable } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 
@@ -41,16 +42,6 @@ interface BodyParserError {
 
 function isBodyParserError(error: unknown): error is BodyParserError {
   return typeof error === 'object' && error !== null && typeof (error as BodyParserError).type === 'string' && typeof (error as BodyParserError).status === 'number';
-}
-
-/** PostgreSQL or network failures that mean "the database is not there right now". */
-function isDatabaseUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : '';
-  return (
-    (typeof code === 'string' && (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300'].includes(code) || code.startsWith('08'))) ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message)
-  );
 }
 
 function fromBodyParser(error: BodyParserError): Problem {

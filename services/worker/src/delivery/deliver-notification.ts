@@ -1,4 +1,5 @@
-import { loadDeliveryTarget, recordNotDelivered, recordSent, type Channel, type DeliveryTarget } from '@notofine/db';
+import { randomUUID } from 'node:crypto';
+import { claimDelivery, isDatabaseUnavailable, recordNotDelivered, recordSent, type Channel, type DeliveryTarget } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
 import type { Metrics } from '@notofine/metrics';
 import { ProviderError, toProviderError } from '@notofine/providers';
@@ -12,43 +13,52 @@ export interface DeliveryDeps {
   readonly metrics: Metrics;
   /** A provider call still running after this long is abandoned and retried. */
   readonly providerTimeoutMs: number;
+  /** How long a claim on a notification holds: longer than any provider call. */
+  readonly leaseMs: number;
   /** How many times a job may be put back because its provider throttled, before it fails. */
   readonly maxThrottles: number;
   readonly senders: Readonly<Record<Channel, ChannelSender>>;
-  /** Holds back a channel's whole queue for a while (the provider asked us to slow down). */
+  /** Holds back a channel's whole queue for a while (the provider asked us to slow down, or PostgreSQL is gone). */
   readonly pauseChannel: (channel: Channel, ms: number) => Promise<void>;
   readonly logger: Logger;
 }
 
 /** What a delivery job ended with, kept as the job's return value. */
-export type DeliveryOutcome = 'sent' | 'already-final' | 'missing';
+export type DeliveryOutcome = 'sent' | 'already-final' | 'missing' | 'leased-elsewhere';
 
 /** Longest pause a provider's throttling may impose on a queue. */
 const MAX_THROTTLE_MS = 10 * 60_000;
+/** How long a queue waits before trying again while PostgreSQL cannot be reached. */
+const DATABASE_PAUSE_MS = 2000;
 
 /**
- * Processes one delivery job: sends the notification through its channel's provider and records
- * the outcome on the row.
+ * Processes one delivery job: claims the notification, sends it through its channel's provider and
+ * records the outcome on the row.
  *
+ * - The claim (a lease on the row) comes before the provider call: two workers never send the same
+ *   notification at once, even when BullMQ redelivers a job whose first worker still runs. A worker
+ *   that dies before the call sends nothing twice; one that dies after it causes at most one extra
+ *   send, once its lease has expired.
  * - A row already `sent` or `failed` is left alone, so a job delivered twice sends once.
  * - A retriable failure keeps the row `pending` with the error and rethrows, so that BullMQ retries
  *   with backoff; on the last attempt the row becomes `failed`.
  * - A permanent failure makes the row `failed` and ends the job with `UnrecoverableError`.
- * - Throttling pauses the channel's queue for the time the provider asks and puts the job back
- *   without spending an attempt.
+ * - Throttling, and PostgreSQL being away, pause the channel's queue and put the job back without
+ *   spending an attempt.
  */
-export async function deliverNotification(job: Job<DeliveryJobData>, deps: DeliveryDeps): Promise<DeliveryOutcome> {
+export async function deliverNotification(job: Job<DeliveryJobData>, deps: DeliveryDeps, channel: Channel): Promise<DeliveryOutcome> {
   const { notificationId } = job.data;
-  const target = await loadDeliveryTarget(deps.manager, notificationId);
-  if (!target) {
-    // Its user was erased after it was queued.
-    deps.logger.info('notification no longer exists, nothing to send', { notification_id: notificationId });
-    return 'missing';
+  let claim;
+  try {
+    claim = await claimDelivery(deps.manager, notificationId, randomUUID(), deps.leaseMs);
+  } catch (error) {
+    if (!isDatabaseUnavailable(error)) throw error;
+    deps.logger.warn('database unavailable, pausing the queue', { notification_id: notificationId, wait_ms: DATABASE_PAUSE_MS });
+    await deps.pauseChannel(channel, DATABASE_PAUSE_MS);
+    throw Worker.RateLimitError();
   }
-  if (target.status !== 'pending') {
-    deps.logger.info('notification already final, not sent again', { notification_id: notificationId, status: target.status });
-    return 'already-final';
-  }
+  if (typeof claim === 'string') return notClaimed(claim, notificationId, deps);
+  const target = claim;
 
   const sender = deps.senders[target.channel];
   const stopTimer = deps.metrics.providerCallDuration.startTimer({ provider: sender.provider });
@@ -62,12 +72,30 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
     return recordFailure(error, target, sender, job, deps);
   }
   stopTimer({ outcome: 'ok' });
-  if (await recordSent(deps.manager, target.id, { provider: sender.provider, providerMessageId: accepted.providerMessageId })) {
+  // The provider took it: the row must say so, even if PostgreSQL hiccups right now.
+  if (await persistently(() => recordSent(deps.manager, target, { provider: sender.provider, providerMessageId: accepted.providerMessageId }))) {
     deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'sent' });
     deps.metrics.sendLatency.observe({ channel: target.channel }, (Date.now() - target.createdAt.getTime()) / 1000);
   }
   deps.logger.info('notification sent', { notification_id: target.id, channel: target.channel, provider: sender.provider });
   return 'sent';
+}
+
+function notClaimed(refusal: 'missing' | 'final' | 'leased', notificationId: number, deps: DeliveryDeps): DeliveryOutcome {
+  switch (refusal) {
+    case 'missing':
+      // Its user was erased after it was queued.
+      deps.logger.info('notification no longer exists, nothing to send', { notification_id: notificationId });
+      return 'missing';
+    case 'final':
+      deps.logger.info('notification already final, not sent again', { notification_id: notificationId });
+      return 'already-final';
+    case 'leased':
+      // Another attempt holds it (a redelivered job while the first still runs). If that attempt
+      // dies, its lease expires and the sweeper queues the notification again.
+      deps.logger.info('notification held by another attempt, not sent twice', { notification_id: notificationId });
+      return 'leased-elsewhere';
+  }
 }
 
 async function recordFailure(
@@ -89,8 +117,7 @@ async function recordFailure(
   const reason = `${sender.provider}: ${failure.message}`;
   switch (failure.kind) {
     case 'throttle': {
-      // The starts not counted as attempts are the throttled ones, this one included.
-      const throttles = job.attemptsStarted - job.attemptsMade;
+      const throttles = (job.data.throttles ?? 0) + 1;
       if (throttles > deps.maxThrottles) {
         const errorMessage = `Gave up after being throttled ${throttles} times: ${reason}`;
         await recordOutcome(deps, target, { errorMessage, final: true, attempted: false, provider: sender.provider });
@@ -104,6 +131,7 @@ async function recordFailure(
         attempted: false,
         provider: sender.provider,
       });
+      await job.updateData({ ...job.data, throttles });
       deps.logger.warn('provider throttled, pausing the queue', { ...log, wait_ms: waitMs });
       await deps.pauseChannel(target.channel, waitMs);
       throw Worker.RateLimitError();
@@ -126,14 +154,29 @@ async function recordFailure(
 
 /** Records an attempt that did not deliver, and counts the notification when it becomes `failed`. */
 async function recordOutcome(deps: DeliveryDeps, target: DeliveryTarget, outcome: Parameters<typeof recordNotDelivered>[2]): Promise<void> {
-  if ((await recordNotDelivered(deps.manager, target.id, outcome)) && outcome.final) {
+  if ((await persistently(() => recordNotDelivered(deps.manager, target, outcome))) && outcome.final) {
     deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'failed' });
   }
 }
 
 /**
+ * Runs a write again while PostgreSQL is unavailable (about 15 s in all): an outcome lost after
+ * the provider call would make the notification be sent again once its lease expires.
+ */
+async function persistently<T>(write: () => Promise<T>): Promise<T> {
+  for (let delay = 250; ; delay *= 2) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || delay > 8000) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
  * The provider call, or a retriable error once `ms` have passed. Providers bound their own calls;
- * this is the backstop that keeps a hung SDK from holding a job (and its lock) for ever.
+ * this is the backstop that keeps a hung SDK from holding a job (and its lease) for ever.
  */
 async function withinTimeout<T>(call: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 export interface ReminderScheduler {
   readonly queue: Queue;
   readonly worker: Worker;
+  /** Registers the job scheduler again (idempotent): Redis may have lost it. */
+  ensure(): Promise<void>;
 }
 
 /**
@@ -28,11 +30,14 @@ export async function startReminderScheduler(options: {
 }): Promise<ReminderScheduler> {
   const { connection, prefix, schedule, service, logger, metrics } = options;
   const queue = new Queue(REMINDER_QUEUE, { connection, prefix });
-  await queue.upsertJobScheduler(
-    REMINDER_SCHEDULER_ID,
-    { pattern: schedule },
-    { name: REMINDER_JOB, data: {}, opts: { ...FINISHED_JOB_RETENTION, attempts: 3, backoff: { type: 'exponential', delay: 10_000 } } },
-  );
+  const ensure = async () => {
+    await queue.upsertJobScheduler(
+      REMINDER_SCHEDULER_ID,
+      { pattern: schedule },
+      { name: REMINDER_JOB, data: {}, opts: { ...FINISHED_JOB_RETENTION, attempts: 3, backoff: { type: 'exponential', delay: 10_000 } } },
+    );
+  };
+  await ensure();
   const worker = new Worker(
     REMINDER_QUEUE,
     async () => {
@@ -44,5 +49,5 @@ export async function startReminderScheduler(options: {
   );
   worker.on('failed', (job, error) => logger.error('reminder run failed', { job_id: job?.id, error }));
   logger.info('reminder scheduler registered', { schedule });
-  return { queue, worker };
+  return { queue, worker, ensure };
 }
