@@ -1,45 +1,94 @@
-import type { Logger } from '@notofine/logger';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { maskEmail, type Logger } from '@notofine/logger';
 import { Client } from '@sendgrid/client';
 import type { ClientRequest } from '@sendgrid/client/src/request';
-import { MailService } from '@sendgrid/mail';
+import { MailService, type ResponseError } from '@sendgrid/mail';
 import { errorForHttpStatus, toProviderError } from './classify';
 import { emailHtml } from './email-html';
-import type { Accepted, EmailMessage, EmailProvider, ProviderError } from './provider';
+import { ProviderError, type Accepted, type EmailMessage, type EmailProvider } from './provider';
 
 export interface SendGridOptions {
   readonly apiKey: string;
   /** `https://api.sendgrid.com` (or the EU host, or a test double). */
   readonly baseUrl: string;
   readonly from: string;
+  /** Longest a call may take, from connecting to the last byte of the answer. */
   readonly timeoutMs: number;
 }
 
-/** What @sendgrid/client rejects with for an HTTP error status. */
-interface SendGridResponseError {
-  readonly code: number;
-  readonly response?: { readonly headers?: Record<string, string>; readonly body?: unknown };
+/** SendGrid's answer to a refused request: `{"errors": [{"message", "field", "help"}]}`. */
+interface SendGridErrorBody {
+  readonly errors?: ReadonlyArray<{ readonly message?: unknown; readonly field?: unknown }>;
+}
+
+/** Longest part of SendGrid's explanation kept in the notification's error message. */
+const MAX_DETAIL = 500;
+
+/**
+ * Options of axios, which the SDK sends its requests with, beyond the ones the SDK types: the SDK
+ * hands the request it builds to axios as it is.
+ */
+interface AxiosRequestExtras {
+  readonly signal: AbortSignal;
+  readonly httpAgent: HttpAgent;
+  readonly httpsAgent: HttpsAgent;
+}
+
+/**
+ * The SDK's client, with a deadline on each request and connections of its own. axios's `timeout`
+ * (the SDK's `setTimeout`) only notices a silent socket; an abort signal also ends an answer that
+ * trickles in.
+ */
+class BoundedClient extends Client {
+  readonly httpAgent = new HttpAgent({ keepAlive: true });
+  readonly httpsAgent = new HttpsAgent({ keepAlive: true });
+
+  constructor(private readonly timeoutMs: number) {
+    super();
+  }
+
+  override createRequest(data: ClientRequest): ClientRequest {
+    const request: ClientRequest & AxiosRequestExtras = {
+      ...super.createRequest(data),
+      signal: AbortSignal.timeout(this.timeoutMs),
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+    };
+    return request;
+  }
+
+  destroy(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
 }
 
 /**
  * Email through SendGrid's v3 API with the official SDK, on a client of its own (not the module's
- * shared singleton) pointed at `baseUrl` and bounded by `timeoutMs`. A 202 is acceptance; the
+ * shared singleton) pointed at `baseUrl` and bounded by `timeoutMs`. A 2xx is acceptance; the
  * `X-Message-Id` header is the provider's message id, the prefix of the `sg_message_id` of the
  * delivery events.
+ *
+ * Errors: 429 throttles (for `Retry-After`, else until `X-RateLimit-Reset`), 408 and 5xx retry,
+ * 401/403 fail as rejected credentials, other 4xx (400, 413, ...) fail with SendGrid's messages;
+ * network errors and timeouts retry.
  */
 export class SendGridEmailProvider implements EmailProvider {
   readonly name = 'sendgrid';
+  private readonly client: BoundedClient;
   private readonly mail = new MailService();
 
   constructor(
     private readonly options: SendGridOptions,
     _logger: Logger,
   ) {
-    const client = new Client();
-    client.setApiKey(options.apiKey);
-    client.setDefaultRequest('baseUrl', options.baseUrl);
-    // The SDK hands its request defaults to axios as they are: `timeout` bounds every call.
-    client.setDefaultRequest({ timeout: options.timeoutMs } as unknown as ClientRequest);
-    this.mail.setClient(client);
+    this.client = new BoundedClient(options.timeoutMs);
+    this.client.setApiKey(options.apiKey);
+    // setApiKey resets the base URL to its region's host: the override comes after.
+    this.client.setDefaultRequest('baseUrl', options.baseUrl);
+    this.mail.setClient(this.client);
+    this.mail.setTimeout(options.timeoutMs);
   }
 
   async send(message: EmailMessage): Promise<Accepted> {
@@ -52,28 +101,74 @@ export class SendGridEmailProvider implements EmailProvider {
         html: emailHtml(message.text),
         customArgs: { notification_id: String(message.notificationId) },
       });
-      const messageId = response.headers['x-message-id'] as string | undefined;
+      const messageId = headerValue(response.headers, 'x-message-id');
       return { providerMessageId: messageId ?? null };
     } catch (error) {
-      throw classifySendGridError(error);
+      throw classifySendGridError(error, this.options.timeoutMs);
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
 }
 
-/** What a SendGrid failure means: by HTTP status, with SendGrid's own error messages. */
-export function classifySendGridError(error: unknown): ProviderError {
-  const failure = error as SendGridResponseError;
-  if (typeof failure.code !== 'number' || !failure.response) return toProviderError(error);
-  const headers = failure.response.headers ?? {};
-  const body = failure.response.body as { errors?: Array<{ message?: string; field?: string | null }> } | undefined;
-  const detail = (body?.errors ?? [])
-    .map((e) => (e.field ? `${e.field}: ${e.message ?? ''}` : (e.message ?? '')))
-    .filter(Boolean)
-    .join('; ');
-  // SendGrid announces the end of its rate-limit window as epoch seconds.
-  const reset = headers['x-ratelimit-reset'];
-  const retryAfter = headers['retry-after'] ?? (reset ? Math.max(0, Number(reset) - Date.now() / 1000) : undefined);
-  return errorForHttpStatus(failure.code, detail, { retryAfter, cause: error });
+/**
+ * What a SendGrid failure means: an HTTP error by its status, with SendGrid's own messages; no
+ * answer in time, or a network error, is retried.
+ */
+export function classifySendGridError(error: unknown, timeoutMs: number): ProviderError {
+  if (isResponseError(error)) {
+    const { headers, body } = error.response;
+    return errorForHttpStatus(error.code, sendGridDetail(body), { retryAfter: retryAfterSeconds(headers), cause: error });
+  }
+  // Not the SDK's error (axios's, or a socket's): axios's carries the request, API key included,
+  // so only its code and message go on.
+  const code = (error as { code?: unknown } | null)?.code;
+  const cause = Object.assign(new Error(error instanceof Error ? error.message : String(error)), typeof code === 'string' ? { code } : {});
+  if (code === 'ERR_CANCELED' || code === 'ECONNABORTED') {
+    return new ProviderError('retry', `SendGrid did not answer within ${timeoutMs} ms`, { cause });
+  }
+  return toProviderError(cause);
+}
+
+function isResponseError(error: unknown): error is ResponseError {
+  const candidate = error as Partial<ResponseError> | null;
+  return error instanceof Error && typeof candidate?.code === 'number' && typeof candidate.response === 'object' && candidate.response !== null;
+}
+
+/**
+ * SendGrid's messages, `field: message` each, or the body itself when it is not SendGrid's JSON;
+ * addresses masked, as the detail goes to the logs and to the job in Redis.
+ */
+function sendGridDetail(body: unknown): string {
+  const errors = (body as SendGridErrorBody | null)?.errors;
+  const detail = Array.isArray(errors)
+    ? errors
+        .map(({ message, field }) => (typeof message !== 'string' ? '' : typeof field === 'string' && field ? `${field}: ${message}` : message))
+        .filter(Boolean)
+        .join('; ')
+    : typeof body === 'string'
+      ? body.trim()
+      : '';
+  const masked = maskEmail(detail);
+  return masked.length > MAX_DETAIL ? `${masked.slice(0, MAX_DETAIL)}…` : masked;
+}
+
+/**
+ * How long SendGrid asks to wait: its `Retry-After`, else the end of the rate-limit window that
+ * `X-RateLimit-Reset` gives in epoch seconds.
+ */
+function retryAfterSeconds(headers: unknown): string | number | undefined {
+  const retryAfter = headerValue(headers, 'retry-after');
+  if (retryAfter) return retryAfter;
+  const reset = Number(headerValue(headers, 'x-ratelimit-reset'));
+  return Number.isFinite(reset) && reset > 0 ? Math.max(0, reset - Date.now() / 1000) : undefined;
+}
+
+/** A response header as a string; axios gives them lower-cased. */
+function headerValue(headers: unknown, name: string): string | undefined {
+  const value = (headers as Record<string, unknown> | null | undefined)?.[name];
+  const first = Array.isArray(value) ? (value[0] as unknown) : value;
+  return typeof first === 'string' || typeof first === 'number' ? String(first) : undefined;
 }

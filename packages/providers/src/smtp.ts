@@ -1,5 +1,5 @@
-import type { Logger } from '@notofine/logger';
-import nodemailer, { type Transporter } from 'nodemailer';
+import { maskEmail, type Logger } from '@notofine/logger';
+import nodemailer, { type NodemailerError, type SMTPPoolOptions, type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer';
 import { toProviderError } from './classify';
 import { emailHtml } from './email-html';
 import { ProviderError, type Accepted, type EmailMessage, type EmailProvider } from './provider';
@@ -9,56 +9,56 @@ export interface SmtpOptions {
   readonly url: string;
   /** `Notofine <no-reply@notofine.fr>` */
   readonly from: string;
-  /** Connection, greeting and socket timeout. */
+  /** Longest a send may take, waiting for a pooled connection included. */
   readonly timeoutMs: number;
 }
 
-/** nodemailer's errors carry the SMTP reply code when the server answered. */
-interface SmtpError {
-  readonly code?: string;
-  readonly responseCode?: number;
-  readonly response?: string;
-  readonly message: string;
-}
+/** Connections kept open to the server; most relays accept this many from one client. */
+const MAX_CONNECTIONS = 5;
 
 /**
- * Email over SMTP with nodemailer, through a pool of connections opened once and reused. Each
- * message has a plain-text and an HTML part; its `Message-ID` is the provider's message id.
+ * Email over SMTP with nodemailer, through one pool of connections opened on demand and reused.
+ * Each message has a plain-text and an HTML part and a UTF-8 subject; its `Message-ID` (without
+ * the angle brackets) is the provider's message id.
  *
- * An SMTP 4xx reply is temporary (retry), a 5xx reply permanent (fail), rejected credentials fail,
- * network errors and timeouts are retried.
+ * Errors: an SMTP 5xx reply fails the notification (503, a session out of step, is retried), a
+ * 4xx reply is retried, rejected credentials fail, network errors and timeouts are retried.
  */
 export class SmtpEmailProvider implements EmailProvider {
   readonly name = 'smtp';
-  private readonly transport: Transporter;
+  private readonly transport: Transporter<SMTPPoolSentMessageInfo, SMTPPoolOptions>;
+  private readonly timeoutMs: number;
 
   constructor(options: SmtpOptions, logger: Logger) {
-    this.transport = nodemailer.createTransport(
-      {
-        url: options.url,
-        pool: true,
-        maxConnections: 5,
-        connectionTimeout: options.timeoutMs,
-        greetingTimeout: options.timeoutMs,
-        socketTimeout: options.timeoutMs,
-      },
-      { from: options.from },
-    );
-    this.transport.on('error', (error) => logger.warn('smtp transport error', { error }));
+    this.timeoutMs = options.timeoutMs;
+    const pool: SMTPPoolOptions & { pool: true } = {
+      url: options.url,
+      pool: true,
+      maxConnections: MAX_CONNECTIONS,
+      connectionTimeout: options.timeoutMs,
+      greetingTimeout: options.timeoutMs,
+      socketTimeout: options.timeoutMs,
+      dnsTimeout: options.timeoutMs,
+    };
+    this.transport = nodemailer.createTransport(pool, { from: options.from });
+    // Without a listener an 'error' event would end the process.
+    this.transport.on('error', (error: Error) => logger.warn('smtp transport error', { reason: error.message }));
   }
 
   async send(message: EmailMessage): Promise<Accepted> {
     try {
-      const info = (await this.transport.sendMail({
+      const info = await this.transport.sendMail({
         to: message.to,
         subject: message.subject,
         text: message.text,
         html: emailHtml(message.text),
-      })) as { messageId?: string };
-      // Kept without its angle brackets: `abc@notofine.fr`.
-      return { providerMessageId: info.messageId?.replace(/^<|>$/g, '') || null };
+        // The socket timeouts only notice silence: a server trickling its replies, or a send
+        // queued behind busy connections, is cut off here. The pool then drops that connection.
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      return { providerMessageId: info.messageId.replace(/^<|>$/g, '') || null };
     } catch (error) {
-      throw classifySmtpError(error);
+      throw classifySmtpError(error, this.timeoutMs);
     }
   }
 
@@ -67,15 +67,44 @@ export class SmtpEmailProvider implements EmailProvider {
   }
 }
 
-/** What an SMTP failure means for the notification. */
-export function classifySmtpError(error: unknown): ProviderError {
-  const smtp = error as SmtpError;
-  if (smtp.code === 'EAUTH' || smtp.responseCode === 535) {
-    return new ProviderError('fail', `credentials rejected (${smtp.response ?? smtp.message})`, { cause: error });
+/**
+ * What an SMTP failure means for the notification, by the server's reply code when it answered,
+ * by nodemailer's error code otherwise. Addresses in the server's words are masked: servers quote
+ * the recipient (`550 5.1.1 <jean@...>: Recipient address rejected`), and the message goes to the
+ * logs and to the job in Redis, not only to the row.
+ */
+export function classifySmtpError(error: unknown, timeoutMs: number): ProviderError {
+  if (!(error instanceof Error)) return toProviderError(error);
+  const failure: NodemailerError = error;
+  const reply = failure.response === undefined ? undefined : maskEmail(failure.response.trim());
+  const text = maskEmail(failure.message);
+  const code = failure.responseCode;
+
+  if (failure.code === 'EAUTH' && !(code !== undefined && code >= 400 && code < 500)) {
+    return new ProviderError('fail', `credentials rejected (${reply ?? text})`, { cause: error });
   }
-  if (typeof smtp.responseCode === 'number') {
-    const reply = smtp.response ?? `${smtp.responseCode}`;
-    return new ProviderError(smtp.responseCode >= 500 ? 'fail' : 'retry', `SMTP ${reply}`, { cause: error });
+  if (code !== undefined && code >= 400) {
+    // nodemailer reads the reply class for us; 503 (a command out of sequence) is not permanent.
+    const permanent = failure.permanent ?? (code >= 500 && code !== 503);
+    const step = failure.command ? ` ${failure.command}` : '';
+    return new ProviderError(permanent ? 'fail' : 'retry', `the server ${permanent ? 'refused' : 'deferred'}${step}: ${reply ?? code}`, { cause: error });
   }
-  return toProviderError(error);
+  switch (failure.code) {
+    case 'EABORT':
+      return new ProviderError('retry', `the SMTP server did not take the message within ${timeoutMs} ms`, { cause: error });
+    case 'ETIMEDOUT':
+      return new ProviderError('retry', `no answer from the SMTP server: ${text}${failure.timeoutType ? ` (${failure.timeoutType})` : ''}`, { cause: error });
+    case 'ESOCKET':
+    case 'ECONNECTION':
+    case 'EDNS':
+      return new ProviderError('retry', `cannot reach the SMTP server: ${text}`, { cause: error });
+    // The same message would be refused again: no recipient left, too many of them, bad settings.
+    case 'EENVELOPE':
+    case 'EMAXRECIPIENTS':
+    case 'ECONFIG':
+    case 'ENOAUTH':
+      return new ProviderError('fail', text, { cause: error });
+    default:
+      return toProviderError(error);
+  }
 }

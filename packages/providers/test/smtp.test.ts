@@ -1,11 +1,11 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { captureLogs } from '@test/capture-logs';
-import { ProviderError, SmtpEmailProvider } from '../src';
-import { startSmtpServer, type LoopbackSmtpServer } from './loopback/smtp-server';
+import { waitFor } from '@test/wait-for';
+import { ProviderError, SmtpEmailProvider, type EmailMessage } from '../src';
+import { startSmtpServer, startStallingSmtpServer, type LoopbackSmtpServer, type StallingSmtpServer } from './loopback/smtp-server';
 
 const { logger } = captureLogs();
-const message = {
+const FROM = 'Notofine <no-reply@notofine.fr>';
+const message: EmailMessage = {
   notificationId: 42,
   to: 'jean.dupont@example.com',
   subject: 'Rappel : contravention impayée à régler',
@@ -17,25 +17,31 @@ describe('SmtpEmailProvider against a real SMTP server', () => {
   let provider: SmtpEmailProvider;
   beforeAll(async () => {
     server = await startSmtpServer({ credentials: { user: 'notofine', pass: 's3cret' } });
-    provider = new SmtpEmailProvider({ url: server.url, from: 'Notofine <no-reply@notofine.fr>', timeoutMs: 2000 }, logger);
+    provider = new SmtpEmailProvider({ url: server.url, from: FROM, timeoutMs: 2000 }, logger);
   });
   afterAll(async () => {
     await provider.close();
     await server.close();
   });
-  afterEach(() => server.rejectRecipients(null));
+  afterEach(() => {
+    server.rejectRecipients(null);
+    server.rejectLogins(null);
+  });
 
-  it('delivers a text and an HTML part, a UTF-8 subject, and returns the Message-ID', async () => {
+  it('delivers a text part, an HTML part and a UTF-8 subject to the recipient, and returns the Message-ID', async () => {
     const accepted = await provider.send(message);
 
-    const [delivered] = server.received.slice(-1);
+    const delivered = server.received.at(-1);
     expect(delivered?.envelope).toEqual({ from: 'no-reply@notofine.fr', to: ['jean.dupont@example.com'] });
-    expect(delivered?.mail.subject).toBe('Rappel : contravention impayée à régler');
     expect(delivered?.mail.from?.value).toEqual([{ name: 'Notofine', address: 'no-reply@notofine.fr' }]);
+    expect(delivered?.mail.subject).toBe('Rappel : contravention impayée à régler');
+    // Encoded as RFC 2047 words, not raw 8-bit bytes that some relays mangle.
+    expect(delivered?.mail.headerLines.find((header) => header.key === 'subject')?.line).toMatch(/^Subject: =\?UTF-8\?[QB]\?/i);
     expect(delivered?.mail.text?.trim()).toBe(message.text);
+    expect(delivered?.mail.html).toContain('<p>Bonjour,</p>');
     expect(delivered?.mail.html).toContain('<p>Votre contravention #ABC123 est due le 15 décembre.<br>\nMerci de la régler.</p>');
-    expect(accepted.providerMessageId).toBe(delivered?.mail.messageId?.replace(/[<>]/g, ''));
-    expect(accepted.providerMessageId).toMatch(/@notofine\.fr$/);
+    expect(accepted.providerMessageId).toMatch(/^[^<>\s]+@notofine\.fr$/);
+    expect(delivered?.mail.messageId).toBe(`<${accepted.providerMessageId}>`);
   });
 
   it('escapes the message in the HTML part', async () => {
@@ -44,49 +50,92 @@ describe('SmtpEmailProvider against a real SMTP server', () => {
     expect(server.received.at(-1)?.mail.html).toContain('<p>Montant &lt;b&gt;135 €&lt;/b&gt; &amp; &quot;frais&quot;</p>');
   });
 
-  it('fails for good on a 5xx reply, naming the SMTP code', async () => {
-    server.rejectRecipients('550 5.1.1 No such user here');
+  it('sends successive messages over one pooled connection, and closes it on close()', async () => {
+    const pooled = new SmtpEmailProvider({ url: server.url, from: FROM, timeoutMs: 2000 }, logger);
+    const before = server.connections();
+
+    for (const notificationId of [1, 2, 3]) await pooled.send({ ...message, notificationId });
+    const after = server.connections();
+    await pooled.close();
+
+    expect(after.opened - before.opened).toBe(1);
+    await waitFor('the pooled connection to close', () => server.connections().open === before.open);
+  });
+
+  it.each([
+    ['550 5.1.1 No such user here', 'fail'],
+    ['552 5.2.2 Mailbox full', 'fail'],
+    ['451 4.3.0 Mailbox temporarily unavailable', 'retry'],
+    ['421 4.7.0 Too many connections, try again later', 'retry'],
+    ['503 5.5.1 Bad sequence of commands', 'retry'],
+  ])('answers a recipient refused with "%s" with %s, quoting the reply', async (reply, kind) => {
+    server.rejectRecipients(reply);
+    const delivered = server.received.length;
 
     const sending = provider.send(message);
 
     await expect(sending).rejects.toThrow(ProviderError);
-    await expect(sending).rejects.toMatchObject({ kind: 'fail', message: expect.stringContaining('550') });
+    await expect(sending).rejects.toMatchObject({ kind, message: expect.stringContaining(reply) });
+    expect(server.received).toHaveLength(delivered);
   });
 
-  it('retries on a 4xx reply', async () => {
-    server.rejectRecipients('451 4.3.0 Mailbox temporarily unavailable');
+  it('masks the address a refusal quotes', async () => {
+    server.rejectRecipients('550 5.1.1 <jean.dupont@example.com>: Recipient address rejected: User unknown');
 
-    await expect(provider.send(message)).rejects.toMatchObject({ kind: 'retry', message: expect.stringContaining('451') });
+    await expect(provider.send(message)).rejects.toMatchObject({
+      kind: 'fail',
+      message: 'the server refused RCPT TO: 550 5.1.1 <j***@example.com>: Recipient address rejected: User unknown',
+    });
   });
 
-  it('fails for good when the credentials are rejected', async () => {
-    const wrong = new SmtpEmailProvider({ url: server.url.replace('s3cret', 'wrong'), from: 'no-reply@notofine.fr', timeoutMs: 2000 }, logger);
+  it('fails for good when the server rejects the credentials (535)', async () => {
+    const wrong = new SmtpEmailProvider({ url: server.url.replace('s3cret', 'wrong'), from: FROM, timeoutMs: 2000 }, logger);
 
-    await expect(wrong.send(message)).rejects.toMatchObject({ kind: 'fail', message: expect.stringMatching(/^credentials rejected/) });
+    const sending = wrong.send(message);
+
+    await expect(sending).rejects.toMatchObject({ kind: 'fail', message: expect.stringMatching(/^credentials rejected \(535 /) });
     await wrong.close();
+  });
+
+  it('retries when the server refuses a login for now (454)', async () => {
+    const fresh = new SmtpEmailProvider({ url: server.url, from: FROM, timeoutMs: 2000 }, logger);
+    server.rejectLogins('454 4.7.0 Temporary authentication failure');
+
+    await expect(fresh.send(message)).rejects.toMatchObject({ kind: 'retry', message: expect.stringContaining('454') });
+    await fresh.close();
   });
 });
 
-describe('SmtpEmailProvider against a server that never answers', () => {
-  let silent: Server;
-  const sockets: Socket[] = [];
+describe('SmtpEmailProvider against servers that do not deliver', () => {
+  const timeoutMs = 500;
+  let silent: StallingSmtpServer;
+  let trickling: StallingSmtpServer;
   beforeAll(async () => {
-    silent = createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    [silent, trickling] = await Promise.all([startStallingSmtpServer('silent'), startStallingSmtpServer('trickling')]);
   });
   afterAll(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => silent.close(() => resolve()));
+    await Promise.all([silent.close(), trickling.close()]);
   });
 
-  it('gives up after the timeout, as a retriable error', async () => {
-    const { port } = silent.address() as AddressInfo;
-    const provider = new SmtpEmailProvider({ url: `smtp://127.0.0.1:${port}`, from: 'no-reply@notofine.fr', timeoutMs: 300 }, logger);
+  it.each([
+    ['never answers', () => silent.url],
+    ['trickles an endless reply, never idle long enough for a socket timeout', () => trickling.url],
+  ])('gives up on a server that %s after about the timeout, as a retriable error', async (_case, url) => {
+    const provider = new SmtpEmailProvider({ url: url(), from: FROM, timeoutMs }, logger);
     const started = Date.now();
 
     await expect(provider.send(message)).rejects.toMatchObject({ kind: 'retry' });
 
-    expect(Date.now() - started).toBeLessThan(3000);
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(timeoutMs - 50);
+    expect(elapsed).toBeLessThan(timeoutMs + 1000);
+    await provider.close();
+  });
+
+  it('retries when nothing listens', async () => {
+    const provider = new SmtpEmailProvider({ url: 'smtp://127.0.0.1:1', from: FROM, timeoutMs }, logger);
+
+    await expect(provider.send(message)).rejects.toMatchObject({ kind: 'retry', message: expect.stringContaining('ECONNREFUSED') });
     await provider.close();
   });
 });

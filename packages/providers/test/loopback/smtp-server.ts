@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 
@@ -11,32 +11,53 @@ export interface ReceivedMail {
 export interface LoopbackSmtpServer {
   readonly url: string;
   readonly received: ReceivedMail[];
-  /** Rejects recipients with this SMTP reply, e.g. `550 5.1.1 No such user`. */
+  /** Rejects every recipient with this SMTP reply, e.g. `550 5.1.1 No such user`; `null` accepts them again. */
   rejectRecipients(reply: string | null): void;
+  /** Answers every login with this reply, e.g. `454 4.7.0 Try again later`; `null` checks the credentials again. */
+  rejectLogins(reply: string | null): void;
+  /** How many connections clients opened, and how many are still open. */
+  connections(): { readonly opened: number; readonly open: number };
   close(): Promise<void>;
+}
+
+/** `550 5.1.1 No such user` → an error smtp-server answers with that code and text. */
+function smtpReply(reply: string): Error {
+  const [, code, text] = /^(\d{3}) (.*)$/.exec(reply) ?? [];
+  if (!code || text === undefined) throw new Error(`not an SMTP reply: ${reply}`);
+  return Object.assign(new Error(text), { responseCode: Number(code) });
 }
 
 /**
  * A real SMTP server (nodemailer's `smtp-server`) on a random loopback port: no TLS, and
- * authentication only when `credentials` are given.
+ * authentication (PLAIN/LOGIN, wrong credentials answered 535) only when `credentials` are given.
  */
 export async function startSmtpServer(options: { credentials?: { user: string; pass: string } } = {}): Promise<LoopbackSmtpServer> {
   const received: ReceivedMail[] = [];
-  let rejection: string | null = null;
+  let recipientRejection: string | null = null;
+  let loginRejection: string | null = null;
+  let opened = 0;
+  let open = 0;
   const server = new SMTPServer({
     disabledCommands: options.credentials ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
     allowInsecureAuth: true,
     authOptional: !options.credentials,
     logger: false,
+    onConnect(_session, callback) {
+      opened += 1;
+      open += 1;
+      callback();
+    },
+    onClose() {
+      open -= 1;
+    },
     onAuth(auth, _session, callback) {
+      if (loginRejection) return callback(smtpReply(loginRejection));
       const { credentials } = options;
       if (credentials && auth.username === credentials.user && auth.password === credentials.pass) return callback(null, { user: auth.username });
-      return callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+      return callback(smtpReply('535 5.7.8 Authentication credentials invalid'));
     },
     onRcptTo(_address: SMTPServerAddress, _session, callback) {
-      if (!rejection) return callback();
-      const [, code, text] = /^(\d{3}) (.*)$/.exec(rejection)!;
-      return callback(Object.assign(new Error(text), { responseCode: Number(code) }));
+      return recipientRejection ? callback(smtpReply(recipientRejection)) : callback();
     },
     onData(stream, session, callback) {
       simpleParser(stream).then(
@@ -56,8 +77,53 @@ export async function startSmtpServer(options: { credentials?: { user: string; p
     url: `smtp://${auth}127.0.0.1:${port}`,
     received,
     rejectRecipients(reply) {
-      rejection = reply;
+      recipientRejection = reply;
     },
+    rejectLogins(reply) {
+      loginRejection = reply;
+    },
+    connections: () => ({ opened, open }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface StallingSmtpServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A server that takes connections and stalls them: `silent` never says a word; `trickling` greets,
+ * then answers EHLO with an endless reply, one continuation line every 100 ms, so that the socket
+ * is never idle long enough for a socket timeout to notice.
+ */
+export async function startStallingSmtpServer(mode: 'silent' | 'trickling'): Promise<StallingSmtpServer> {
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+    if (mode === 'silent') return;
+    socket.write('220 loopback ESMTP\r\n');
+    socket.once('data', () => {
+      const timer = setInterval(() => socket.write('250-loopback still thinking\r\n'), 100);
+      timers.add(timer);
+      socket.on('close', () => {
+        clearInterval(timer);
+        timers.delete(timer);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of timers) clearInterval(timer);
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
