@@ -113,8 +113,17 @@ describe('npm run api-key', () => {
     expect(JSON.stringify(stored)).not.toContain(key);
 
     const listed = await node('services/api/dist/api-keys/cli.js', ['list'], variables);
-    expect(listed.stdout).toMatch(/backend\tactive\tnever used/);
+    expect(listed.stdout).toMatch(/backend\tadmin\tactive\tnever used/);
     expect(listed.stdout).not.toContain(key);
+  });
+
+  it('creates a key of scope send when asked, and refuses an unknown scope', async () => {
+    const created = await node('services/api/dist/api-keys/cli.js', ['create', '--name', 'mobile-backend', '--scope', 'send'], variables);
+    const refused = await node('services/api/dist/api-keys/cli.js', ['create', '--name', 'x', '--scope', 'root'], variables);
+
+    expect(created.stdout).toContain('(scope send)');
+    expect(await env.db.query(`SELECT scope FROM api_keys WHERE name = 'mobile-backend'`)).toEqual([{ scope: 'send' }]);
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('--scope must be one of admin, send') });
   });
 
   it('explains its usage when the command is wrong', async () => {

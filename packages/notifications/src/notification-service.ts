@@ -5,13 +5,14 @@ import {
   claimDueReminders,
   insertPendingNotifications,
   loadRecipient,
+  resetFailedNotification,
   type Channel,
   type ClaimedReminder,
   type NewNotification,
   type Notification,
   type Recipient,
 } from '@notofine/db';
-import { NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
 import type { DeliveryQueues } from '@notofine/queue';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -178,6 +179,25 @@ export class NotificationService {
     }
     this.deps.logger.info('reminders processed', { ...summary });
     return summary;
+  }
+
+  /**
+   * Sends a failed notification again (an operator's decision, once the cause is fixed): back to
+   * pending with a fresh set of attempts.
+   *
+   * @throws {@link NotFoundError} for an unknown notification
+   * @throws {@link ConflictError} when it is not failed
+   */
+  async retryNotification(id: number): Promise<Notification> {
+    const reset = await resetFailedNotification(this.deps.dataSource.manager, id);
+    if (reset === null) throw new NotFoundError('Notification', id);
+    if (typeof reset === 'string') throw new ConflictError(`Notification ${id} is ${reset}: only a failed notification can be retried.`);
+    try {
+      await this.deps.queues.requeue([reset]);
+    } catch (error) {
+      this.deps.logger.warn('could not queue the retried notification now: the sweeper will', { error, notification_id: id });
+    }
+    return reset;
   }
 
   private async assertTicketOf(manager: EntityManager, ticketId: number, userId: number): Promise<void> {

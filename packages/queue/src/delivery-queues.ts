@@ -66,6 +66,15 @@ export class DeliveryQueues {
     );
   }
 
+  /**
+   * Queues deliveries again whose previous job may still be kept (completed or failed, within the
+   * retention): that job is removed first, or the new one, with the same id, would be ignored.
+   */
+  async requeue(deliveries: readonly Delivery[]): Promise<void> {
+    await Promise.all(deliveries.map(({ id, channel }) => this.queues[channel].remove(deliveryJobId(id))));
+    await this.enqueue(deliveries);
+  }
+
   async close(): Promise<void> {
     await Promise.all(Object.values(this.queues).map((queue) => queue.close()));
   }

@@ -7,6 +7,8 @@ import { Queue, type Job } from 'bullmq';
 export interface DeliveryQueuesProbe {
   /** The delivery job of a notification on a channel's queue, or undefined. */
   job(channel: Channel, notificationId: number): Promise<Job<DeliveryJobData> | undefined>;
+  /** A channel's queue itself. */
+  queue(channel: Channel): Queue<DeliveryJobData>;
   /** How many jobs wait on each queue. */
   waiting(): Promise<Record<Channel, number>>;
   close(): Promise<void>;
@@ -17,6 +19,7 @@ export function openDeliveryQueues(env: TestEnvironment): DeliveryQueuesProbe {
   const queues: Record<Channel, Queue<DeliveryJobData>> = { email: open('email'), sms: open('sms'), push: open('push') };
   return {
     job: (channel, notificationId) => queues[channel].getJob(deliveryJobId(notificationId)),
+    queue: (channel) => queues[channel],
     async waiting() {
       const counts = await Promise.all(CHANNELS.map((channel) => queues[channel].getWaitingCount()));
       return { email: counts[0]!, sms: counts[1]!, push: counts[2]! };

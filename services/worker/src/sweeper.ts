@@ -80,11 +80,9 @@ export function startSweeper(options: {
       if (!exists) missing.push(row);
       else if (finishedOn) ended.push(row);
     });
-    // An ended job keeps its id until removed: remove it, or the new one would be ignored.
-    await Promise.all(ended.map((row) => queues.queue(row.channel).remove(deliveryJobId(row.id))));
-    const again = [...missing, ...ended];
-    if (again.length > 0) await queues.enqueue(again);
-    return again.length;
+    if (missing.length > 0) await queues.enqueue(missing);
+    if (ended.length > 0) await queues.requeue(ended);
+    return missing.length + ended.length;
   }
 
   async function tick(): Promise<void> {

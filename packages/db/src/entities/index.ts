@@ -1,4 +1,4 @@
-import { ApiKey } from './api-key';
+import { API_KEY_SCOPES, ApiKey, type ApiKeyScope } from './api-key';
 import { ChannelPreference } from './channel-preference';
 import { DeliveryEvent } from './delivery-event';
 import { Device } from './device';
@@ -9,6 +9,6 @@ import { Ticket } from './ticket';
 import { User } from './user';
 
 export * from './channel';
-export { ApiKey, ChannelPreference, DeliveryEvent, Device, Notification, Reminder, ReminderChannel, Ticket, User };
+export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, DeliveryEvent, Device, Notification, Reminder, ReminderChannel, Ticket, User };
 
 export const ENTITIES = [User, ChannelPreference, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey];

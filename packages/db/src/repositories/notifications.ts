@@ -100,27 +100,51 @@ export interface NotificationCursor {
   readonly id: number;
 }
 
-/** A user's notifications, newest first, by keyset pagination over (created_at, id). */
-export async function listUserNotifications(
+/**
+ * Notifications newest first, a user's or everyone's, optionally of one status, by keyset
+ * pagination over (created_at, id).
+ */
+export async function listNotifications(
   manager: EntityManager,
-  userId: number,
-  options: { limit: number; before?: NotificationCursor | undefined; status?: NotificationStatus | undefined },
+  options: { userId?: number | undefined; limit: number; before?: NotificationCursor | undefined; status?: NotificationStatus | undefined },
 ): Promise<NotificationPage> {
-  const params: unknown[] = [userId, options.limit + 1];
-  let where = 'user_id = $1';
+  const params: unknown[] = [options.limit + 1];
+  const conditions: string[] = [];
+  if (options.userId !== undefined) {
+    params.push(options.userId);
+    conditions.push(`user_id = $${params.length}`);
+  }
   if (options.before) {
     params.push(options.before.createdAt, options.before.id);
-    where += ` AND (created_at, id) < ($${params.length - 1}, $${params.length})`;
+    conditions.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
   }
   if (options.status) {
     params.push(options.status);
-    where += ` AND status = $${params.length}`;
+    conditions.push(`status = $${params.length}`);
   }
-  const rows: NotificationRow[] = await manager.query(
-    `SELECT * FROM notifications WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
-    params,
-  );
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  const rows: NotificationRow[] = await manager.query(`SELECT * FROM notifications ${where} ORDER BY created_at DESC, id DESC LIMIT $1`, params);
   const items = rows.slice(0, options.limit).map(notificationFromRow);
   const last = items.at(-1);
   return { items, next: rows.length > options.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+}
+
+/**
+ * Puts a failed notification back to pending, for another round of attempts: its error and any
+ * delivery outcome cleared, its attempt count kept as history.
+ *
+ * @returns the notification, or its current status when it is not `failed` (null: no such notification)
+ */
+export async function resetFailedNotification(manager: EntityManager, id: number): Promise<Notification | NotificationStatus | null> {
+  const [rows]: [NotificationRow[], number] = await manager.query(
+    `UPDATE notifications
+     SET status = 'pending', error_message = NULL, lease_token = NULL, lease_until = NULL,
+         delivery_status = NULL, delivery_status_at = NULL, delivery_error = NULL, updated_at = now()
+     WHERE id = $1 AND status = 'failed'
+     RETURNING *`,
+    [id],
+  );
+  if (rows[0]) return notificationFromRow(rows[0]);
+  const [current]: Array<{ status: NotificationStatus }> = await manager.query(`SELECT status FROM notifications WHERE id = $1`, [id]);
+  return current?.status ?? null;
 }

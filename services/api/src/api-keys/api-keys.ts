@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ApiKey } from '@notofine/db';
+import { ApiKey, type ApiKeyScope } from '@notofine/db';
 import { NotFoundError } from '@notofine/errors';
 import { IsNull, type EntityManager } from 'typeorm';
 
@@ -23,8 +23,13 @@ export function generateApiKey(): string {
  *
  * @returns the stored key (hash only) and the key itself, which is shown once and never again
  */
-export async function createApiKey(manager: EntityManager, name: string, key = generateApiKey()): Promise<{ apiKey: ApiKey; key: string }> {
-  const apiKey = await manager.save(manager.create(ApiKey, { name, prefix: key.slice(0, SHOWN_LENGTH), keyHash: hashApiKey(key) }));
+export async function createApiKey(
+  manager: EntityManager,
+  name: string,
+  scope: ApiKeyScope = 'admin',
+  key = generateApiKey(),
+): Promise<{ apiKey: ApiKey; key: string }> {
+  const apiKey = await manager.save(manager.create(ApiKey, { name, scope, prefix: key.slice(0, SHOWN_LENGTH), keyHash: hashApiKey(key) }));
   return { apiKey, key };
 }
 

@@ -1,4 +1,5 @@
-import { UnauthorizedError } from '@notofine/errors';
+import type { ApiKeyScope } from '@notofine/db';
+import { AppError, UnauthorizedError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
 import type { RequestHandler } from 'express';
 import type { EntityManager } from 'typeorm';
@@ -8,6 +9,7 @@ import { findActiveApiKey, hashApiKey, touchApiKey } from './api-keys';
 export interface Caller {
   readonly apiKeyId: number;
   readonly apiKeyName: string;
+  readonly scope: ApiKeyScope;
 }
 
 /** Verified keys are remembered this long, so that a request costs no key lookup; revocation takes as long to apply. */
@@ -38,11 +40,27 @@ export function authenticate(manager: EntityManager, logger: Logger): RequestHan
     const apiKey = await findActiveApiKey(manager, key);
     if (!apiKey) throw new UnauthorizedError('The API key is not valid, or it has been revoked.');
 
-    const caller: Caller = { apiKeyId: apiKey.id, apiKeyName: apiKey.name };
+    const caller: Caller = { apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
     if (verified.size >= CACHE_MAX_ENTRIES) verified.clear();
     verified.set(hash, { caller, until: Date.now() + CACHE_TTL_MS });
     touchApiKey(manager, apiKey.id).catch((error: unknown) => logger.warn('could not record API key use', { error }));
     res.locals.caller = caller;
     next();
+  };
+}
+
+/**
+ * Lets through callers whose key has `scope` or more (`admin` includes `send`); 403 otherwise.
+ * Put it on each route: routers share the root path, so a router-wide guard would stop requests
+ * meant for the next router.
+ */
+export function requireScope(scope: ApiKeyScope): RequestHandler {
+  return (_req, res, next) => {
+    const caller = res.locals.caller as Caller | undefined;
+    if (caller && (caller.scope === 'admin' || caller.scope === scope)) {
+      next();
+      return;
+    }
+    next(new AppError(403, 'forbidden', 'Not allowed with this API key', `This route needs an API key of scope ${scope}; this one is ${caller?.scope ?? 'unknown'}.`));
   };
 }

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { requireScope } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId } from '../http/validation';
 import { RegisterDeviceBody } from './dto';
@@ -7,21 +8,22 @@ import { listDevices, registerDevice, unregisterDevice } from './use-cases';
 
 export function deviceRoutes({ dataSource }: ApiDeps): Router {
   const router = Router();
+  const admin = requireScope('admin');
   const { manager } = dataSource;
 
-  router.post('/users/:userId/devices', async (req, res) => {
+  router.post('/users/:userId/devices', admin, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(RegisterDeviceBody, req.body);
     const { device, created } = await registerDevice(manager, userId, body);
     res.status(created ? 201 : 200).location(`/users/${userId}/devices/${device.id}`).json(deviceJson(device));
   });
 
-  router.get('/users/:userId/devices', async (req, res) => {
+  router.get('/users/:userId/devices', admin, async (req, res) => {
     const devices = await listDevices(manager, parseId(req.params.userId, 'user_id'));
     res.json({ devices: devices.map(deviceJson) });
   });
 
-  router.delete('/users/:userId/devices/:deviceId', async (req, res) => {
+  router.delete('/users/:userId/devices/:deviceId', admin, async (req, res) => {
     await unregisterDevice(manager, parseId(req.params.userId, 'user_id'), parseId(req.params.deviceId, 'device_id'));
     res.status(204).end();
   });

@@ -41,8 +41,8 @@ export async function parseBody<T extends object>(dto: ClassConstructor<T>, body
 }
 
 /** A positive integer id from a path parameter. */
-export function parseId(value: string | undefined, name: string): number {
-  if (value === undefined || !/^[1-9]\d{0,15}$/.test(value) || Number(value) > Number.MAX_SAFE_INTEGER) {
+export function parseId(value: string | string[] | undefined, name: string): number {
+  if (typeof value !== 'string' || !/^[1-9]\d{0,15}$/.test(value) || Number(value) > Number.MAX_SAFE_INTEGER) {
     throw ValidationError.forField(`path.${name}`, `must be a positive whole number (got "${String(value).slice(0, 40)}")`);
   }
   return Number(value);

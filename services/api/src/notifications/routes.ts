@@ -1,6 +1,7 @@
-import { NOTIFICATION_STATUSES, Notification, User, listUserNotifications, type NotificationStatus } from '@notofine/db';
+import { NOTIFICATION_STATUSES, Notification, User, listNotifications, type NotificationStatus } from '@notofine/db';
 import { NotFoundError, ValidationError } from '@notofine/errors';
-import { Router } from 'express';
+import { Router, type Request } from 'express';
+import { requireScope } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId, parseIntegerQuery, parseStringQuery } from '../http/validation';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -10,8 +11,11 @@ import { notificationJson, ticketNotificationJson } from './json';
 export function notificationRoutes({ dataSource, notifications }: ApiDeps): Router {
   const router = Router();
   const { manager } = dataSource;
+  // Sending and reading notifications is what a `send` key may do; the rest needs `admin`.
+  const send = requireScope('send');
+  const admin = requireScope('admin');
 
-  router.post('/notifications/send', async (req, res) => {
+  router.post('/notifications/send', send, async (req, res) => {
     const body = await parseBody(SendNotificationBody, req.body);
     const notification = await notifications.sendNotification({
       userId: body.user_id,
@@ -23,36 +27,49 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
     res.status(202).location(`/notifications/${notification.id}`).json(notificationJson(notification));
   });
 
-  router.post('/tickets/:ticketId/notify', async (req, res) => {
+  router.post('/tickets/:ticketId/notify', send, async (req, res) => {
     const ticketId = parseId(req.params.ticketId, 'ticket_id');
     const body = await parseBody(NotifyTicketBody, req.body);
     const result = await notifications.sendTicketNotification({ ticketId, message: body.message, subject: body.subject });
     res.status(202).json(ticketNotificationJson(result));
   });
 
-  router.get('/notifications/:notificationId', async (req, res) => {
+  router.get('/notifications/:notificationId', send, async (req, res) => {
     const id = parseId(req.params.notificationId, 'notification_id');
     const notification = await manager.findOneBy(Notification, { id });
     if (!notification) throw new NotFoundError('Notification', id);
     res.json(notificationJson(notification));
   });
 
-  router.get('/users/:userId/notifications', async (req, res) => {
+  router.get('/users/:userId/notifications', send, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
-    const limit = parseIntegerQuery(req.query.limit, 'limit', { min: 1, max: 100, default: 10 });
-    const cursor = parseStringQuery(req.query.cursor, 'cursor');
-    const status = parseStringQuery(req.query.status, 'status');
-    if (status !== undefined && !NOTIFICATION_STATUSES.includes(status as NotificationStatus)) {
-      throw ValidationError.forField('query.status', `must be one of ${NOTIFICATION_STATUSES.join(', ')}`);
-    }
+    const query = pageQuery(req);
     if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
-    const page = await listUserNotifications(manager, userId, {
-      limit,
-      before: cursor === undefined ? undefined : decodeCursor(cursor),
-      status: status as NotificationStatus | undefined,
-    });
+    const page = await listNotifications(manager, { userId, ...query });
     res.json({ notifications: page.items.map(notificationJson), next_cursor: page.next && encodeCursor(page.next) });
   });
 
+  // For operators: every user's notifications, e.g. the failed ones (`?status=failed`).
+  router.get('/notifications', admin, async (req, res) => {
+    const page = await listNotifications(manager, pageQuery(req));
+    res.json({ notifications: page.items.map(notificationJson), next_cursor: page.next && encodeCursor(page.next) });
+  });
+
+  router.post('/notifications/:notificationId/retry', admin, async (req, res) => {
+    const notification = await notifications.retryNotification(parseId(req.params.notificationId, 'notification_id'));
+    res.status(202).location(`/notifications/${notification.id}`).json(notificationJson(notification));
+  });
+
   return router;
+}
+
+/** `limit`, `cursor` and `status` of a listing. */
+function pageQuery(req: Request): { limit: number; before: ReturnType<typeof decodeCursor> | undefined; status: NotificationStatus | undefined } {
+  const limit = parseIntegerQuery(req.query.limit, 'limit', { min: 1, max: 100, default: 10 });
+  const cursor = parseStringQuery(req.query.cursor, 'cursor');
+  const status = parseStringQuery(req.query.status, 'status');
+  if (status !== undefined && !NOTIFICATION_STATUSES.includes(status as NotificationStatus)) {
+    throw ValidationError.forField('query.status', `must be one of ${NOTIFICATION_STATUSES.join(', ')}`);
+  }
+  return { limit, before: cursor === undefined ? undefined : decodeCursor(cursor), status: status as NotificationStatus | undefined };
 }

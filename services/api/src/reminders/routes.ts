@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { requireScope } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId } from '../http/validation';
 import { CreateReminderBody, UpdateReminderBody } from './dto';
@@ -7,38 +8,39 @@ import { createReminder, deleteReminder, getReminder, listReminders, updateRemin
 
 export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps): Router {
   const router = Router();
+  const admin = requireScope('admin');
   const { manager } = dataSource;
 
-  router.post('/users/:userId/reminders', async (req, res) => {
+  router.post('/users/:userId/reminders', admin, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(CreateReminderBody, req.body);
     const reminder = await createReminder(manager, userId, body);
     res.status(201).location(`/reminders/${reminder.id}`).json(reminderJson(reminder));
   });
 
-  router.get('/users/:userId/reminders', async (req, res) => {
+  router.get('/users/:userId/reminders', admin, async (req, res) => {
     const reminders = await listReminders(manager, parseId(req.params.userId, 'user_id'));
     res.json({ reminders: reminders.map(reminderJson) });
   });
 
   // Registered before /reminders/:reminderId so that "process" is never read as an id.
-  router.post('/reminders/process', async (_req, res) => {
+  router.post('/reminders/process', admin, async (_req, res) => {
     const summary = await notifications.processReminders();
     metrics.recordReminderRun(summary);
     res.json(summary);
   });
 
-  router.get('/reminders/:reminderId', async (req, res) => {
+  router.get('/reminders/:reminderId', admin, async (req, res) => {
     res.json(reminderJson(await getReminder(manager, parseId(req.params.reminderId, 'reminder_id'))));
   });
 
-  router.patch('/reminders/:reminderId', async (req, res) => {
+  router.patch('/reminders/:reminderId', admin, async (req, res) => {
     const reminderId = parseId(req.params.reminderId, 'reminder_id');
     const body = await parseBody(UpdateReminderBody, req.body);
     res.json(reminderJson(await updateReminder(manager, reminderId, body)));
   });
 
-  router.delete('/reminders/:reminderId', async (req, res) => {
+  router.delete('/reminders/:reminderId', admin, async (req, res) => {
     await deleteReminder(manager, parseId(req.params.reminderId, 'reminder_id'));
     res.status(204).end();
   });

@@ -1,6 +1,7 @@
 import { TICKET_STATUSES, type TicketStatus } from '@notofine/db';
 import { ValidationError } from '@notofine/errors';
 import { Router } from 'express';
+import { requireScope } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId, parseStringQuery } from '../http/validation';
 import { CreateTicketBody, UpdateTicketBody } from './dto';
@@ -9,16 +10,17 @@ import { createTicket, getTicket, listTickets, updateTicket } from './use-cases'
 
 export function ticketRoutes({ dataSource }: ApiDeps): Router {
   const router = Router();
+  const admin = requireScope('admin');
   const { manager } = dataSource;
 
-  router.post('/users/:userId/tickets', async (req, res) => {
+  router.post('/users/:userId/tickets', admin, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(CreateTicketBody, req.body);
     const ticket = await createTicket(manager, userId, body);
     res.status(201).location(`/tickets/${ticket.id}`).json(ticketJson(ticket));
   });
 
-  router.get('/users/:userId/tickets', async (req, res) => {
+  router.get('/users/:userId/tickets', admin, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const status = parseStringQuery(req.query.status, 'status');
     if (status !== undefined && !TICKET_STATUSES.includes(status as TicketStatus)) {
@@ -28,11 +30,11 @@ export function ticketRoutes({ dataSource }: ApiDeps): Router {
     res.json({ tickets: tickets.map(ticketJson) });
   });
 
-  router.get('/tickets/:ticketId', async (req, res) => {
+  router.get('/tickets/:ticketId', admin, async (req, res) => {
     res.json(ticketJson(await getTicket(manager, parseId(req.params.ticketId, 'ticket_id'))));
   });
 
-  router.patch('/tickets/:ticketId', async (req, res) => {
+  router.patch('/tickets/:ticketId', admin, async (req, res) => {
     const ticketId = parseId(req.params.ticketId, 'ticket_id');
     const body = await parseBody(UpdateTicketBody, req.body);
     res.json(ticketJson(await updateTicket(manager, ticketId, body)));

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { requireScope } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId } from '../http/validation';
 import { CreateUserBody, PreferencesBody, UpdateUserBody } from './dto';
@@ -7,35 +8,36 @@ import { createUser, deleteUser, getPreferences, getUser, setPreferences, update
 
 export function userRoutes({ dataSource, config }: ApiDeps): Router {
   const router = Router();
+  const admin = requireScope('admin');
   const { manager } = dataSource;
 
-  router.post('/users', async (req, res) => {
+  router.post('/users', admin, async (req, res) => {
     const body = await parseBody(CreateUserBody, req.body);
     const user = await createUser(manager, body, config.defaultPhoneRegion);
     res.status(201).location(`/users/${user.id}`).json(userJson(user));
   });
 
-  router.get('/users/:userId', async (req, res) => {
+  router.get('/users/:userId', admin, async (req, res) => {
     res.json(userJson(await getUser(manager, parseId(req.params.userId, 'user_id'))));
   });
 
-  router.patch('/users/:userId', async (req, res) => {
+  router.patch('/users/:userId', admin, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(UpdateUserBody, req.body);
     res.json(userJson(await updateUser(manager, userId, body, config.defaultPhoneRegion)));
   });
 
-  router.delete('/users/:userId', async (req, res) => {
+  router.delete('/users/:userId', admin, async (req, res) => {
     await deleteUser(manager, parseId(req.params.userId, 'user_id'));
     res.status(204).end();
   });
 
-  router.get('/users/:userId/preferences', async (req, res) => {
+  router.get('/users/:userId/preferences', admin, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     res.json({ user_id: userId, channels: await getPreferences(manager, userId) });
   });
 
-  router.put('/users/:userId/preferences', async (req, res) => {
+  router.put('/users/:userId/preferences', admin, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(PreferencesBody, req.body);
     res.json({ user_id: userId, channels: await setPreferences(manager, userId, body.channels) });
