@@ -39,7 +39,23 @@ export interface Config {
     readonly backoffMs: number;
     /** Jobs each worker process runs at once, per channel queue. */
     readonly concurrency: number;
+    /**
+     * How long a worker's claim on a notification holds. Longer than any provider call: when a
+     * worker dies mid-send, its notification goes out again this long after the claim.
+     */
+    readonly leaseMs: number;
+    /**
+     * BullMQ's job lock: a worker that stops renewing it for this long is taken for dead, and its
+     * jobs are handed to another worker.
+     */
+    readonly lockMs: number;
   };
+  /**
+   * Faults to inject, for the fault-injection tests only (ignored outside NODE_ENV=test):
+   * `crashAfterCommit: n` kills the API after it committed the n-th notification and before it
+   * queued it.
+   */
+  readonly faults: { readonly crashAfterCommit: number | undefined };
   readonly sweeper: {
     /** How often one worker looks for pending notifications whose job is missing. */
     readonly intervalMs: number;
@@ -201,6 +217,9 @@ const schema = z.object({
   DELIVERY_ATTEMPTS: integer(1, 50).default(5),
   DELIVERY_BACKOFF_MS: integer(10, 3_600_000).default(1000),
   WORKER_CONCURRENCY: integer(1, 1000).default(50),
+  DELIVERY_LEASE_MS: integer(1000, 3_600_000).optional(),
+  WORKER_LOCK_MS: integer(1000, 600_000).default(30_000),
+  FAULT_CRASH_AFTER_COMMIT: integer(1, 1_000_000_000).optional(),
   REMINDER_SCHEDULE: z
     .string()
     .refine(isCronPattern, 'must be a cron pattern such as "0 * * * *" (hourly)')
@@ -277,6 +296,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
 
+  // A claim must outlive the call it covers (the provider's timeout, then a second of backstop).
+  if (e.DELIVERY_LEASE_MS !== undefined && e.DELIVERY_LEASE_MS <= e.PROVIDER_TIMEOUT_MS + 1000) {
+    throw new ConfigError([`DELIVERY_LEASE_MS must be more than PROVIDER_TIMEOUT_MS + 1000 (${e.PROVIDER_TIMEOUT_MS + 1000})`]);
+  }
   const providers = providersConfig(e);
   const outboxInUse = [e.EMAIL_PROVIDER, e.SMS_PROVIDER, e.PUSH_PROVIDER].includes('outbox');
   if (e.NODE_ENV === 'production' && outboxInUse && !e.ALLOW_OUTBOX_IN_PRODUCTION) {
@@ -292,7 +315,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
     http: { host: e.HOST, port: e.PORT, healthPort: e.HEALTH_PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty') },
-    delivery: { attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS, concurrency: e.WORKER_CONCURRENCY },
+    delivery: {
+      attempts: e.DELIVERY_ATTEMPTS,
+      backoffMs: e.DELIVERY_BACKOFF_MS,
+      concurrency: e.WORKER_CONCURRENCY,
+      leaseMs: e.DELIVERY_LEASE_MS ?? e.PROVIDER_TIMEOUT_MS + 30_000,
+      lockMs: e.WORKER_LOCK_MS,
+    },
+    faults: { crashAfterCommit: e.NODE_ENV === 'test' ? e.FAULT_CRASH_AFTER_COMMIT : undefined },
     reminders: { schedule: e.REMINDER_SCHEDULE, batchSize: e.REMINDER_BATCH_SIZE },
     sweeper: { intervalMs: e.SWEEP_INTERVAL_MS, graceMs: e.SWEEP_GRACE_MS },
     providers,

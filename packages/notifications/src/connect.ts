@@ -4,7 +4,7 @@ import type { Logger } from '@notofine/logger';
 import { DeliveryQueues, connectRedis, createRedis, type RedisRole } from '@notofine/queue';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { NotificationService } from './notification-service';
+import { NotificationService, type NotificationServiceDeps } from './notification-service';
 
 /** A {@link NotificationService} with the connections it runs on. */
 export interface ConnectedNotificationService {
@@ -27,7 +27,7 @@ export interface ConnectedNotificationService {
  */
 export async function connectNotificationService(
   config: Config,
-  options: { name: string; redisRole: RedisRole; logger: Logger; poolSize?: number },
+  options: { name: string; redisRole: RedisRole; logger: Logger; poolSize?: number; onCommitted?: NotificationServiceDeps['onCommitted'] },
 ): Promise<ConnectedNotificationService> {
   const { name, redisRole, logger } = options;
   const dataSource = await connectDatabase(config.database, { applicationName: name, ...(options.poolSize && { poolSize: options.poolSize }) });
@@ -43,7 +43,13 @@ export async function connectNotificationService(
   redis.on('error', (error) => logger.warn('redis connection error', { error }));
 
   const queues = new DeliveryQueues(redis, config.redis.queuePrefix, config.delivery);
-  const service = new NotificationService({ dataSource, queues, logger, reminderBatchSize: config.reminders.batchSize });
+  const service = new NotificationService({
+    dataSource,
+    queues,
+    logger,
+    reminderBatchSize: config.reminders.batchSize,
+    ...(options.onCommitted && { onCommitted: options.onCommitted }),
+  });
   return {
     service,
     dataSource,

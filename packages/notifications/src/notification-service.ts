@@ -63,6 +63,11 @@ export interface NotificationServiceDeps {
   readonly logger: Logger;
   /** Reminders claimed per transaction. */
   readonly reminderBatchSize: number;
+  /**
+   * Called with the notifications just committed, before their jobs are queued: the fault
+   * injection tests kill the process there.
+   */
+  readonly onCommitted?: (notifications: readonly Notification[]) => void;
 }
 
 /**
@@ -218,6 +223,7 @@ export class NotificationService {
    */
   private async enqueue(notifications: readonly Notification[]): Promise<void> {
     if (notifications.length === 0) return;
+    this.deps.onCommitted?.(notifications);
     try {
       await this.deps.queues.enqueue(notifications);
     } catch (error) {

@@ -33,6 +33,7 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
     name: 'notofine-api',
     redisRole: 'producer',
     logger,
+    ...(config.faults.crashAfterCommit !== undefined && { onCommitted: crashAfter(config.faults.crashAfterCommit) }),
   });
   try {
     if (config.bootstrapApiKey && (await ensureApiKey(dataSource.manager, 'bootstrap', config.bootstrapApiKey))) {
@@ -74,6 +75,18 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
       })();
       return stopped;
     },
+  };
+}
+
+/**
+ * The fault-injection hook (tests only): the process dies, as from SIGKILL, once `count`
+ * notifications were committed and before the last of them are queued.
+ */
+function crashAfter(count: number): (notifications: readonly unknown[]) => void {
+  let committed = 0;
+  return (notifications) => {
+    committed += notifications.length;
+    if (committed >= count) process.kill(process.pid, 'SIGKILL');
   };
 }
 

@@ -27,10 +27,16 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
+  const isShuttingDown = options.isShuttingDown ?? (() => false);
   app.use(requestContext(deps.logger));
+  // Draining: each answer closes its connection, so that keep-alive clients go to another replica.
+  app.use((_req, res, next) => {
+    if (isShuttingDown()) res.set('Connection', 'close');
+    next();
+  });
   app.use(timeRequests(deps.metrics));
   app.use(helmet());
-  app.use(healthRoutes(deps, options.isShuttingDown ?? (() => false)));
+  app.use(healthRoutes(deps, isShuttingDown));
   app.use(metricsRoute(deps.metrics, () => CHANNELS.map((channel) => deps.queues.queue(channel))));
 
   // Providers sign their receipts instead of sending an API key; they need the raw body.

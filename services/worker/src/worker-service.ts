@@ -76,8 +76,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     metrics,
     // A second more than the providers' own timeouts, so that their errors, more precise, come first.
     providerTimeoutMs: config.providers.timeoutMs + 1000,
-    // Outlives the longest attempt (a provider call cut off at its timeout, then the records).
-    leaseMs: config.providers.timeoutMs + 30_000,
+    leaseMs: config.delivery.leaseMs,
     maxThrottles: config.providers.maxThrottles,
     senders,
     pauseChannel: (channel: Channel, ms: number) => queues.queue(channel).rateLimit(ms),
@@ -93,6 +92,8 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
           connection,
           prefix,
           concurrency: config.delivery.concurrency,
+          lockDuration: config.delivery.lockMs,
+          stalledInterval: config.delivery.lockMs,
           limiter: limiterOf(config.providers.rateLimits[channel]),
           ...FINISHED_JOB_RETENTION,
         },
