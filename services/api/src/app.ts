@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { CHANNELS } from '@notofine/db';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import { adminRoutes } from './admin/routes';
 import { authenticate } from './api-keys/authenticate';
 import type { ApiDeps } from './deps';
 import { deviceRoutes } from './devices/routes';
@@ -41,6 +42,9 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
 
   // Providers sign their receipts instead of sending an API key; they need the raw body.
   app.use(webhookRoutes(deps));
+
+  // Operators' pages, for a browser: a login and a session cookie instead of the bearer key.
+  app.use(adminRoutes(deps));
 
   app.use(authenticate(deps.dataSource.manager, deps.logger));
   app.use(requireJsonBody);

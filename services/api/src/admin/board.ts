@@ -1,0 +1,80 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Config } from '@notofine/config';
+import { CHANNELS, resetFailedNotification } from '@notofine/db';
+import type { Logger } from '@notofine/logger';
+import { REMINDER_QUEUE, type DeliveryJobData, type DeliveryQueues } from '@notofine/queue';
+import { Queue, type Job } from 'bullmq';
+import type { Router } from 'express';
+import type { Redis } from 'ioredis';
+import type { EntityManager } from 'typeorm';
+
+type RetryState = Parameters<Job['retry']>[0];
+
+/**
+ * A delivery queue as the board shows it. Retrying a failed job from the board means "send this
+ * notification again", as `POST /notifications/{id}/retry` does: the row goes back to `pending`
+ * first (the worker leaves a `failed` row alone), and the job gets a fresh set of attempts.
+ */
+class DeliveryQueueAdapter extends BullMQAdapter {
+  constructor(
+    queue: Queue<DeliveryJobData>,
+    options: Partial<ConstructorParameters<typeof BullMQAdapter>[1]>,
+    private readonly reopen: (notificationId: number) => Promise<void>,
+  ) {
+    super(queue, options);
+  }
+
+  override async getJob(id: string): Promise<Job | undefined> {
+    const job = await super.getJob(id);
+    return job && this.retryingTheRow(job);
+  }
+
+  override async getJobs(statuses: Parameters<BullMQAdapter['getJobs']>[0], start?: number, end?: number): Promise<Job[]> {
+    return (await super.getJobs(statuses, start, end)).map((job) => this.retryingTheRow(job));
+  }
+
+  /** The board calls `job.retry(state)` on the jobs it gets from the adapter: that call is wrapped. */
+  private retryingTheRow(job: Job): Job {
+    const retry = job.retry.bind(job);
+    job.retry = async (state?: RetryState) => {
+      if (state === 'failed') await this.reopen((job.data as DeliveryJobData).notificationId);
+      await retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+    };
+    return job;
+  }
+}
+
+/**
+ * Bull Board over every queue: the three delivery queues and the reminder scheduler's. In
+ * read-only mode it shows them and offers no action.
+ */
+export function queueBoard(options: {
+  basePath: string;
+  config: Config;
+  queues: DeliveryQueues;
+  /** The API's Redis connection: the board opens its handle on the scheduler's queue over it. */
+  redis: Redis;
+  manager: EntityManager;
+  logger: Logger;
+}): Router {
+  const { config, logger, manager } = options;
+  const readOnly = config.admin.boardReadOnly;
+  const adapterOptions = { readOnlyMode: readOnly, allowRetries: !readOnly };
+  const reopen = async (notificationId: number) => {
+    const reset = await resetFailedNotification(manager, notificationId);
+    logger.info('notification retried from the queue board', { notification_id: notificationId, reopened: typeof reset === 'object' && reset !== null });
+  };
+
+  // A handle on a shared connection holds nothing of its own to close.
+  const reminders = new Queue(REMINDER_QUEUE, { connection: options.redis, prefix: config.redis.queuePrefix });
+  const board = new ExpressAdapter();
+  board.setBasePath(options.basePath);
+  createBullBoard({
+    queues: [...CHANNELS.map((channel) => new DeliveryQueueAdapter(options.queues.queue(channel), adapterOptions, reopen)), new BullMQAdapter(reminders, adapterOptions)],
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'Notofine queues' } },
+  });
+  return board.getRouter() as Router;
+}
