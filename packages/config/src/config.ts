@@ -89,6 +89,8 @@ export interface Config {
   readonly bootstrapApiKey: string | undefined;
   /** How long `stop()` waits for in-flight work before giving up. */
   readonly shutdownTimeoutMs: number;
+  /** How long an `Idempotency-Key` and its response are kept (at least a day). */
+  readonly idempotencyTtlMs: number;
   /** The operators' pages (Bull Board at /admin/queues). */
   readonly admin: {
     /**
@@ -277,6 +279,7 @@ const schema = z.object({
   ADMIN_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -base64 48)').optional(),
   ADMIN_SESSION_TTL_MS: integer(60_000, 7 * 86_400_000).default(8 * 3_600_000),
   BULL_BOARD_READ_ONLY: boolean.default(false),
+  IDEMPOTENCY_TTL_MS: integer(86_400_000, 30 * 86_400_000).default(86_400_000),
 });
 
 function isCronPattern(value: string): boolean {
@@ -349,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     bootstrapApiKey: e.BOOTSTRAP_API_KEY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    idempotencyTtlMs: e.IDEMPOTENCY_TTL_MS,
     admin: { sessionSecret: e.ADMIN_SESSION_SECRET, sessionTtlMs: e.ADMIN_SESSION_TTL_MS, boardReadOnly: e.BULL_BOARD_READ_ONLY },
   };
 }

@@ -8,6 +8,7 @@ import type { ApiDeps } from './deps';
 import { deviceRoutes } from './devices/routes';
 import { healthRoutes } from './health/routes';
 import { metricsRoute, timeRequests } from './http/metrics';
+import { idempotency } from './http/idempotency';
 import { errorHandler, routeNotFound } from './http/problem';
 import { requestContext, requireJsonBody } from './http/request-context';
 import { notificationRoutes } from './notifications/routes';
@@ -49,6 +50,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   app.use(authenticate(deps.dataSource.manager, deps.logger));
   app.use(requireJsonBody);
   app.use(express.json({ limit: deps.config.http.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(idempotency(deps.dataSource.manager, deps.logger, deps.config.idempotencyTtlMs));
   app.use(userRoutes(deps));
   app.use(deviceRoutes(deps));
   app.use(ticketRoutes(deps));

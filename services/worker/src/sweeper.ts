@@ -28,7 +28,8 @@ const PAGE = 1000;
  * - every pending row after Redis lost its data (restarted without persistence, flushed);
  * - a row whose job ended (its attempts spent while PostgreSQL was down, or a redelivered copy
  *   that found the row leased by an attempt that then died).
- * It also re-registers the reminder scheduler, which a Redis that lost its data forgets.
+ * It also re-registers the reminder scheduler, which a Redis that lost its data forgets, and runs
+ * the deployment's housekeeping.
  */
 export function startSweeper(options: {
   manager: EntityManager;
@@ -40,6 +41,8 @@ export function startSweeper(options: {
   logger: Logger;
   /** Re-registers the job schedulers (idempotent). */
   ensureSchedulers?: () => Promise<void>;
+  /** Other periodic cleaning the elected worker does after each pass (expired idempotency keys). */
+  housekeeping?: () => Promise<void>;
 }): Sweeper {
   const { manager, queues, connection, prefix, intervalMs, graceMs, logger } = options;
   const me = randomUUID();
@@ -91,6 +94,7 @@ export function startSweeper(options: {
       if (elected !== 'OK') return;
       await options.ensureSchedulers?.();
       await sweep();
+      await options.housekeeping?.();
     } catch (error) {
       logger.warn('sweep failed, next one in an interval', { error });
     }

@@ -1,5 +1,5 @@
 import { loadConfig, type Config, type RateLimit } from '@notofine/config';
-import { CHANNELS, type Channel } from '@notofine/db';
+import { CHANNELS, purgeExpiredIdempotencyKeys, type Channel } from '@notofine/db';
 import { createLogger, withLogContext, type Logger } from '@notofine/logger';
 import { connectNotificationService, type NotificationService } from '@notofine/notifications';
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
@@ -117,6 +117,10 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     graceMs: config.sweeper.graceMs,
     logger,
     ...(scheduler && { ensureSchedulers: scheduler.ensure }),
+    housekeeping: async () => {
+      const purged = await purgeExpiredIdempotencyKeys(dataSource.manager, config.idempotencyTtlMs);
+      if (purged > 0) logger.info('expired idempotency keys deleted', { purged });
+    },
   });
 
   let stopping = false;

@@ -134,3 +134,22 @@ it('re-registers the reminder scheduler Redis forgot', async () => {
   }
 });
 
+
+it('deletes idempotency keys past their time to live, and keeps the others', async () => {
+  const swept = await startWorker({ env: { SWEEP_INTERVAL_MS: '100' } });
+  try {
+    await swept.env.db.query(
+      `INSERT INTO idempotency_keys (caller, key, fingerprint, created_at)
+       VALUES ('key:1', 'expired', repeat('a', 64), now() - interval '25 hours'), ('key:1', 'recent', repeat('b', 64), now() - interval '23 hours')`,
+    );
+
+    await waitFor('the expired key to be deleted', async () => {
+      const rows: Array<{ key: string }> = await swept.env.db.query('SELECT key FROM idempotency_keys');
+      return rows.length === 1 && rows;
+    });
+
+    expect(await swept.env.db.query('SELECT key FROM idempotency_keys')).toEqual([{ key: 'recent' }]);
+  } finally {
+    await swept.stop();
+  }
+});

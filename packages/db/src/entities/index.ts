@@ -2,6 +2,7 @@ import { API_KEY_SCOPES, ApiKey, type ApiKeyScope } from './api-key';
 import { ChannelPreference } from './channel-preference';
 import { DeliveryEvent } from './delivery-event';
 import { Device } from './device';
+import { IdempotencyKey } from './idempotency-key';
 import { Notification } from './notification';
 import { Reminder } from './reminder';
 import { ReminderChannel } from './reminder-channel';
@@ -9,6 +10,6 @@ import { Ticket } from './ticket';
 import { User } from './user';
 
 export * from './channel';
-export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, DeliveryEvent, Device, Notification, Reminder, ReminderChannel, Ticket, User };
+export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, DeliveryEvent, Device, IdempotencyKey, Notification, Reminder, ReminderChannel, Ticket, User };
 
-export const ENTITIES = [User, ChannelPreference, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey];
+export const ENTITIES = [User, ChannelPreference, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey];

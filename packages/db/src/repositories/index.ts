@@ -3,3 +3,4 @@ export * from './recipients';
 export * from './reminders';
 export * from './deliveries';
 export * from './delivery-receipts';
+export * from './idempotency';

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { completeIdempotentRequest, releaseIdempotentRequest, startIdempotentRequest } from '@notofine/db';
+import { AppError, ValidationError } from '@notofine/errors';
+import type { Logger } from '@notofine/logger';
+import type { RequestHandler, Response } from 'express';
+import type { EntityManager } from 'typeorm';
+import type { Caller } from '../api-keys/authenticate';
+
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+/** A request unanswered for this long is taken for dead (its process crashed): a retry may run it again. */
+const ABANDONED_AFTER_MS = 60_000;
+/** Visible ASCII, as the IETF draft's keys (a UUID is the usual choice). */
+const VALID_KEY = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+/** The response headers a replay gives again. */
+const REPLAYED_HEADERS = ['content-type', 'location'] as const;
+
+/**
+ * `Idempotency-Key` on POST requests (Stripe's semantics, the IETF draft's header): the first
+ * request with a key runs and its response is kept; a retry with the same key and the same
+ * request gets that response again (with `Idempotent-Replayed: true`) and does nothing new; the
+ * same key with another request is refused (422), as is a retry while the first still runs (409).
+ * Keys belong to the caller and last `ttlMs`. A response of the server's own failure (5xx) is not
+ * kept: the retry runs again.
+ */
+export function idempotency(manager: EntityManager, logger: Logger, ttlMs: number): RequestHandler {
+  return async (req, res, next) => {
+    const key = req.get(IDEMPOTENCY_HEADER);
+    if (req.method !== 'POST' || key === undefined) {
+      next();
+      return;
+    }
+    if (!VALID_KEY.test(key)) {
+      throw ValidationError.forField(`header.${IDEMPOTENCY_HEADER}`, 'must be 1 to 255 visible ASCII characters, such as a UUID');
+    }
+    const caller = res.locals.caller as Caller;
+    const fingerprint = createHash('sha256')
+      .update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`)
+      .digest('hex');
+
+    const start = await startIdempotentRequest(manager, { caller: `key:${caller.apiKeyId}`, key, fingerprint, ttlMs, abandonedAfterMs: ABANDONED_AFTER_MS });
+    switch (start.outcome) {
+      case 'mismatch':
+        throw new AppError(422, 'idempotency-key-reused', 'This idempotency key was used for another request', `The ${IDEMPOTENCY_HEADER} "${key}" was already used with another path or body: use a new key for a new request.`);
+      case 'in-flight':
+        throw new AppError(409, 'idempotent-request-in-flight', 'The first request with this idempotency key is still running', `A request with the ${IDEMPOTENCY_HEADER} "${key}" is still being processed: retry in a moment to get its response.`, {
+          headers: { 'Retry-After': '1' },
+        });
+      case 'replay':
+        res.status(start.status).set(start.headers).set('Idempotent-Replayed', 'true').send(start.body);
+        return;
+      case 'run':
+        keepResponse(res, (response) =>
+          response.status >= 500 ? releaseIdempotentRequest(manager, start.id) : completeIdempotentRequest(manager, start.id, response),
+        ).catch((error: unknown) => logger.warn('could not record the response of an idempotent request', { error }));
+        next();
+    }
+  };
+}
+
+/**
+ * Calls `record` with the response about to be sent, and sends it once `record` is done, so that
+ * a client retrying the moment it has its answer finds the answer kept. Resolves once recorded.
+ */
+function keepResponse(res: Response, record: (response: { status: number; headers: Record<string, string>; body: string }) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const send = res.send.bind(res);
+    let kept = false;
+    res.send = (body?: unknown) => {
+      // `res.json()` calls `send()` again with the serialised body: only the outer call records.
+      if (kept) return send(body);
+      kept = true;
+      const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : JSON.stringify(body ?? '');
+      const headers: Record<string, string> = {};
+      for (const name of REPLAYED_HEADERS) {
+        const value = res.get(name);
+        if (value !== undefined) headers[name] = value;
+      }
+      record({ status: res.statusCode, headers, body: text }).then(
+        () => {
+          send(body);
+          resolve();
+        },
+        (error: unknown) => {
+          send(body);
+          reject(error);
+        },
+      );
+      return res;
+    };
+  });
+}
