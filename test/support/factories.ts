@@ -1,4 +1,5 @@
-import { Device, Reminder, ReminderChannel, Ticket, User, type Channel } from '@notofine/db';
+import { DEVELOPMENT_PUSH_TOKEN_KEY } from '@notofine/config';
+import { Device, PushTokenCipher, Reminder, ReminderChannel, Ticket, User, type Channel } from '@notofine/db';
 import type { DataSource } from 'typeorm';
 
 let sequence = 0;
@@ -26,8 +27,21 @@ export async function insertUser(db: DataSource, overrides: Partial<User> = {}):
   );
 }
 
-export async function insertDevice(db: DataSource, userId: number, overrides: Partial<Device> = {}): Promise<Device> {
-  return db.manager.save(db.manager.create(Device, { userId, token: `fcm-token-${next()}-${'x'.repeat(40)}`, platform: 'android', ...overrides }));
+/** Seals push tokens as a test API and worker do (no PUSH_TOKEN_KEYS: the development key). */
+const testCipher = new PushTokenCipher([DEVELOPMENT_PUSH_TOKEN_KEY]);
+
+/** Inserts a device, its token sealed; returns it with the token in clear, as the app registered it. */
+export async function insertDevice(
+  db: DataSource,
+  userId: number,
+  overrides: Partial<Pick<Device, 'platform' | 'disabledAt'>> & { token?: string } = {},
+): Promise<Device & { token: string }> {
+  const { token = `fcm-token-${next()}-${'x'.repeat(40)}`, ...rest } = overrides;
+  const sealed = testCipher.seal(token);
+  const device = await db.manager.save(
+    db.manager.create(Device, { userId, tokenHash: sealed.hash, tokenCiphertext: sealed.ciphertext, tokenKeyId: sealed.keyId, tokenPreview: sealed.preview, platform: 'android', ...rest }),
+  );
+  return Object.assign(device, { token });
 }
 
 export async function insertTicket(db: DataSource, userId: number, overrides: Partial<Ticket> = {}): Promise<Ticket> {

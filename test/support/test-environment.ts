@@ -12,6 +12,8 @@ export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://12
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** The bootstrap key every test API starts with. */
 export const TEST_API_KEY = 'nfk_test_0123456789abcdefghijklmnop';
+/** Signs the test API's user tokens. */
+export const TEST_USER_TOKEN_SECRET = 'test-user-token-secret-0123456789abcdef';
 
 /** One test file's own slice of the real PostgreSQL and Redis. */
 export interface TestEnvironment {
@@ -47,6 +49,7 @@ export async function createTestEnvironment(env: Record<string, string> = {}): P
     BOOTSTRAP_API_KEY: TEST_API_KEY,
     SHUTDOWN_TIMEOUT_MS: '5000',
     HEALTH_PORT: '0',
+    USER_TOKEN_SECRET: TEST_USER_TOKEN_SECRET,
     ...env,
   });
   const logger = createLogger({ service: 'test', level: config.log.level, format: 'pretty' });

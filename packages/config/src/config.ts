@@ -102,7 +102,37 @@ export interface Config {
     /** Bull Board shows the queues but offers no action (retry, remove, pause). */
     readonly boardReadOnly: boolean;
   };
+  /** What keeps callers to their own data and their fair share. */
+  readonly security: {
+    /** Requests each API key may make, across every API replica (counted in Redis). */
+    readonly keyRateLimit: RateLimit;
+    /** Requests each user token may make (an app on a user's phone). */
+    readonly userRateLimit: RateLimit;
+    /** SMS a user may be sent in any 24 hours; 0 means no cap. */
+    readonly smsDailyCap: number;
+    /** Origins of the browser apps allowed to call the API; empty means no cross-origin calls. */
+    readonly corsOrigins: readonly string[];
+    /** Signs the user tokens: an HMAC secret or an asymmetric private key (PEM). */
+    readonly userTokenKey: UserTokenKey | undefined;
+    /** Lifetime of a user token (the most a caller may ask for). */
+    readonly userTokenTtlMs: number;
+    /** Keys encrypting push tokens at rest; the first seals, any of them opens. */
+    readonly pushTokenKeys: readonly PushTokenKey[];
+  };
 }
+
+/** What user tokens are signed with. */
+export type UserTokenKey = { readonly kind: 'secret'; readonly secret: string } | { readonly kind: 'private-key'; readonly pem: string };
+
+/** An AES-256 key for push tokens, named so that rows record which key sealed them. */
+export interface PushTokenKey {
+  readonly id: string;
+  /** 32 bytes. */
+  readonly key: Buffer;
+}
+
+/** The push-token key development and tests use when none is set; never accepted in production. */
+export const DEVELOPMENT_PUSH_TOKEN_KEY: PushTokenKey = { id: 'dev', key: Buffer.alloc(32, 'notofine-development-key') };
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -280,6 +310,34 @@ const schema = z.object({
   ADMIN_SESSION_TTL_MS: integer(60_000, 7 * 86_400_000).default(8 * 3_600_000),
   BULL_BOARD_READ_ONLY: boolean.default(false),
   IDEMPOTENCY_TTL_MS: integer(86_400_000, 30 * 86_400_000).default(86_400_000),
+  RATE_LIMIT: rateLimit.default({ max: 1000, durationMs: 1000 }),
+  USER_RATE_LIMIT: rateLimit.default({ max: 120, durationMs: 60_000 }),
+  SMS_DAILY_CAP: integer(0, 1_000_000).default(10),
+  CORS_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .pipe(z.array(urlWithProtocols(['https:', 'http:']).refine((origin) => new URL(origin).origin === origin, 'must be origins such as https://app.example.com (no path, no trailing slash)')))
+    .default([]),
+  USER_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -base64 48)').optional(),
+  USER_TOKEN_PRIVATE_KEY: z.string().includes('PRIVATE KEY', { message: 'must be a PEM private key (PKCS#8: -----BEGIN PRIVATE KEY-----)' }).optional(),
+  USER_TOKEN_TTL_MS: integer(60_000, 86_400_000).default(15 * 60_000),
+  PUSH_TOKEN_KEYS: z
+    .string()
+    .transform((value) => value.split(',').map((entry) => entry.trim()).filter(Boolean))
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=$/, 'must be <key id>:<32 bytes in base64>, comma-separated (e.g. 2026a:$(openssl rand -base64 32))')
+            .transform((entry): PushTokenKey => {
+              const [id, key] = entry.split(':') as [string, string];
+              return { id, key: Buffer.from(key, 'base64') };
+            }),
+        )
+        .min(1),
+    )
+    .optional(),
 });
 
 function isCronPattern(value: string): boolean {
@@ -326,6 +384,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ]);
   }
 
+  if (e.USER_TOKEN_SECRET !== undefined && e.USER_TOKEN_PRIVATE_KEY !== undefined) {
+    throw new ConfigError(['USER_TOKEN_SECRET and USER_TOKEN_PRIVATE_KEY are exclusive: set one']);
+  }
+  if (e.NODE_ENV === 'production' && e.PUSH_TOKEN_KEYS === undefined) {
+    throw new ConfigError(['PUSH_TOKEN_KEYS is required in production: push tokens are encrypted at rest (e.g. PUSH_TOKEN_KEYS=k1:$(openssl rand -base64 32))']);
+  }
+  const pushTokenKeys = e.PUSH_TOKEN_KEYS ?? [DEVELOPMENT_PUSH_TOKEN_KEY];
+  if (new Set(pushTokenKeys.map((key) => key.id)).size !== pushTokenKeys.length) {
+    throw new ConfigError(['PUSH_TOKEN_KEYS names a key id twice']);
+  }
+
   return {
     env: e.NODE_ENV,
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE },
@@ -354,6 +423,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_MS,
     admin: { sessionSecret: e.ADMIN_SESSION_SECRET, sessionTtlMs: e.ADMIN_SESSION_TTL_MS, boardReadOnly: e.BULL_BOARD_READ_ONLY },
+    security: {
+      keyRateLimit: e.RATE_LIMIT,
+      userRateLimit: e.USER_RATE_LIMIT,
+      smsDailyCap: e.SMS_DAILY_CAP,
+      corsOrigins: e.CORS_ORIGINS,
+      userTokenKey:
+        e.USER_TOKEN_SECRET !== undefined
+          ? { kind: 'secret', secret: e.USER_TOKEN_SECRET }
+          : e.USER_TOKEN_PRIVATE_KEY !== undefined
+            ? { kind: 'private-key', pem: e.USER_TOKEN_PRIVATE_KEY.replace(/\\n/g, '\n') }
+            : undefined,
+      userTokenTtlMs: e.USER_TOKEN_TTL_MS,
+      pushTokenKeys,
+    },
   };
 }
 

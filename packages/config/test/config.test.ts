@@ -1,5 +1,7 @@
 import { ConfigError, loadConfig } from '../src';
 
+const PUSH_KEY = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
+
 describe('loadConfig', () => {
   it('runs with no variable at all, on the development defaults of the spec', () => {
     const config = loadConfig({});
@@ -44,8 +46,43 @@ describe('loadConfig', () => {
   });
 
   it('refuses the outbox in production unless told to accept it', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/ALLOW_OUTBOX_IN_PRODUCTION/);
-    expect(loadConfig({ NODE_ENV: 'production', ALLOW_OUTBOX_IN_PRODUCTION: 'true' }).log.format).toBe('json');
+    expect(() => loadConfig({ NODE_ENV: 'production', PUSH_TOKEN_KEYS: PUSH_KEY })).toThrow(/ALLOW_OUTBOX_IN_PRODUCTION/);
+    expect(loadConfig({ NODE_ENV: 'production', PUSH_TOKEN_KEYS: PUSH_KEY, ALLOW_OUTBOX_IN_PRODUCTION: 'true' }).log.format).toBe('json');
+  });
+
+  it('requires a push token key in production, and reads keys with their ids, the first sealing', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', ALLOW_OUTBOX_IN_PRODUCTION: 'true' })).toThrow(/PUSH_TOKEN_KEYS is required in production/);
+    const second = `old:${Buffer.alloc(32, 2).toString('base64')}`;
+
+    const keys = loadConfig({ PUSH_TOKEN_KEYS: `${PUSH_KEY}, ${second}` }).security.pushTokenKeys;
+
+    expect(keys.map((key) => [key.id, key.key.length])).toEqual([['k1', 32], ['old', 32]]);
+    expect(loadConfig({}).security.pushTokenKeys.map((key) => key.id)).toEqual(['dev']);
+    expect(() => loadConfig({ PUSH_TOKEN_KEYS: 'k1:c2hvcnQ=' })).toThrow(/PUSH_TOKEN_KEYS.*must be <key id>:<32 bytes in base64>/s);
+    expect(() => loadConfig({ PUSH_TOKEN_KEYS: `${PUSH_KEY},${PUSH_KEY}` })).toThrow(/names a key id twice/);
+  });
+
+  it('reads the abuse limits, CORS origins and the user token key', () => {
+    const defaults = loadConfig({}).security;
+    const set = loadConfig({
+      RATE_LIMIT: '50/1s',
+      USER_RATE_LIMIT: '10/1m',
+      SMS_DAILY_CAP: '0',
+      CORS_ORIGINS: 'https://app.notofine.fr, https://admin.notofine.fr',
+      USER_TOKEN_SECRET: 'x'.repeat(32),
+    }).security;
+
+    expect(defaults).toMatchObject({ keyRateLimit: { max: 1000, durationMs: 1000 }, userRateLimit: { max: 120, durationMs: 60_000 }, smsDailyCap: 10, corsOrigins: [], userTokenKey: undefined });
+    expect(set).toMatchObject({
+      keyRateLimit: { max: 50, durationMs: 1000 },
+      userRateLimit: { max: 10, durationMs: 60_000 },
+      smsDailyCap: 0,
+      corsOrigins: ['https://app.notofine.fr', 'https://admin.notofine.fr'],
+      userTokenKey: { kind: 'secret', secret: 'x'.repeat(32) },
+    });
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://app.notofine.fr/path' })).toThrow(/CORS_ORIGINS.*must be origins/s);
+    expect(() => loadConfig({ USER_TOKEN_SECRET: 'short' })).toThrow(/USER_TOKEN_SECRET must be at least 32 characters/);
+    expect(() => loadConfig({ USER_TOKEN_SECRET: 'x'.repeat(32), USER_TOKEN_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----' })).toThrow(/exclusive/);
   });
 
   it('reads sizes, booleans and empty variables as a shell user means them', () => {

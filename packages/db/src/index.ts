@@ -8,3 +8,4 @@ export { runMigrations } from './migrate';
 export { MIGRATIONS } from './migrations';
 export { SnakeNamingStrategy } from './naming-strategy';
 export * from './repositories';
+export { PushTokenCipher, pushTokenHash, pushTokenPreview, type SealedPushToken } from './push-tokens';

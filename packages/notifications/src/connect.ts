@@ -48,6 +48,7 @@ export async function connectNotificationService(
     queues,
     logger,
     reminderBatchSize: config.reminders.batchSize,
+    smsDailyCap: config.security.smsDailyCap,
     ...(options.onCommitted && { onCommitted: options.onCommitted }),
   });
   return {

@@ -3,6 +3,7 @@ import {
   LIMITS,
   Ticket,
   claimDueReminders,
+  countRecentSms,
   insertPendingNotifications,
   loadRecipient,
   resetFailedNotification,
@@ -12,7 +13,7 @@ import {
   type Notification,
   type Recipient,
 } from '@notofine/db';
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
+import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
 import type { DeliveryQueues } from '@notofine/queue';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -63,6 +64,8 @@ export interface NotificationServiceDeps {
   readonly logger: Logger;
   /** Reminders claimed per transaction. */
   readonly reminderBatchSize: number;
+  /** SMS a user may be sent in any 24 hours (SMS cost money); 0 means no cap. */
+  readonly smsDailyCap?: number;
   /**
    * Called with the notifications just committed, before their jobs are queued: the fault
    * injection tests kill the process there.
@@ -99,18 +102,24 @@ export class NotificationService {
       throw new UnprocessableError(refusal.type, refusal.title, refusal.detail, [{ field: 'channel', message: refusal.detail }]);
     }
 
-    const [notification] = await insertPendingNotifications(manager, [
-      {
-        userId: recipient.userId,
-        channel: input.channel,
-        message: input.message,
-        subject: subjectOrNull(input.subject),
-        ticketId: input.ticketId ?? null,
-        reminderId: null,
-      },
-    ]);
-    await this.enqueue([notification!]);
-    return notification!;
+    const wanted: NewNotification = {
+      userId: recipient.userId,
+      channel: input.channel,
+      message: input.message,
+      subject: subjectOrNull(input.subject),
+      ticketId: input.ticketId ?? null,
+      reminderId: null,
+    };
+    const notification = this.capsSms(wanted.channel)
+      ? await this.deps.dataSource.transaction(async (transaction) => {
+          const over = await this.overSmsCap(transaction, [recipient.userId], true);
+          const until = over.get(recipient.userId);
+          if (until) throw smsCapReached(recipient.userId, this.deps.smsDailyCap!, until);
+          return (await insertPendingNotifications(transaction, [wanted]))[0]!;
+        })
+      : (await insertPendingNotifications(manager, [wanted]))[0]!;
+    await this.enqueue([notification]);
+    return notification;
   }
 
   /**
@@ -135,16 +144,24 @@ export class NotificationService {
       if (refusal) skipped.set(channel, refusal.reason);
       else wanted.push({ userId: recipient.userId, channel, message: input.message, subject, ticketId: ticket.id, reminderId: null });
     }
-    if (wanted.length === 0) {
-      const reasons = [...skipped].map(([channel, reason]) => `${channel}: ${reason}`).join('; ');
-      throw new UnprocessableError(
+    const noChannel = () =>
+      new UnprocessableError(
         'no-reachable-channel',
         'The user cannot be reached',
-        `User ${recipient.userId} cannot be reached on any channel (${reasons}).`,
+        `User ${recipient.userId} cannot be reached on any channel (${[...skipped].map(([channel, reason]) => `${channel}: ${reason}`).join('; ')}).`,
       );
-    }
+    if (wanted.length === 0) throw noChannel();
 
-    const notifications = await insertPendingNotifications(manager, wanted);
+    const notifications = !wanted.some((n) => this.capsSms(n.channel))
+      ? await insertPendingNotifications(manager, wanted)
+      : await this.deps.dataSource.transaction(async (transaction) => {
+          if ((await this.overSmsCap(transaction, [recipient.userId], true)).has(recipient.userId)) {
+            skipped.set('sms', `the user reached the daily cap of ${this.deps.smsDailyCap} SMS`);
+            wanted.splice(wanted.findIndex((n) => n.channel === 'sms'), 1);
+            if (wanted.length === 0) throw noChannel();
+          }
+          return insertPendingNotifications(transaction, wanted);
+        });
     await this.enqueue(notifications);
     const channels = Object.fromEntries(
       CHANNELS.map((channel): [Channel, ChannelResult] => {
@@ -168,7 +185,13 @@ export class NotificationService {
     for (;;) {
       const { claimed, notifications } = await this.deps.dataSource.transaction(async (manager) => {
         const claimed = await claimDueReminders(manager, now, batchSize);
-        const notifications = await insertPendingNotifications(manager, claimed.flatMap((r) => reminderNotifications(r, now)));
+        let wanted = claimed.flatMap((r) => reminderNotifications(r, now));
+        if (wanted.some((n) => this.capsSms(n.channel))) {
+          // Without per-user locks: concurrent runs may each add one SMS past the cap.
+          const over = await this.overSmsCap(manager, [...new Set(wanted.filter((n) => n.channel === 'sms').map((n) => n.userId))], false);
+          wanted = wanted.filter((n) => n.channel !== 'sms' || !over.has(n.userId));
+        }
+        const notifications = await insertPendingNotifications(manager, wanted);
         return { claimed, notifications };
       });
       if (claimed.length === 0) break;
@@ -205,6 +228,21 @@ export class NotificationService {
     return reset;
   }
 
+  private capsSms(channel: Channel): boolean {
+    return channel === 'sms' && (this.deps.smsDailyCap ?? 0) > 0;
+  }
+
+  /** The users among `userIds` who reached the SMS cap, each with when they may be sent one again. */
+  private async overSmsCap(manager: EntityManager, userIds: readonly number[], lock: boolean): Promise<Map<number, Date>> {
+    const cap = this.deps.smsDailyCap ?? 0;
+    const counts = await countRecentSms(manager, userIds, new Date(Date.now() - DAY_MS), { lock });
+    const over = new Map<number, Date>();
+    for (const [userId, { count, oldest }] of counts) {
+      if (count >= cap) over.set(userId, new Date(oldest.getTime() + DAY_MS));
+    }
+    return over;
+  }
+
   private async assertTicketOf(manager: EntityManager, ticketId: number, userId: number): Promise<void> {
     const ticket = await manager.findOne(Ticket, { where: { id: ticketId }, select: { id: true, userId: true } });
     if (!ticket) throw new NotFoundError('Ticket', ticketId);
@@ -231,6 +269,19 @@ export class NotificationService {
       this.deps.logger.warn('could not queue notifications now: the sweeper will', { error, notification_ids: ids.slice(0, 20), count: ids.length });
     }
   }
+}
+
+const DAY_MS = 86_400_000;
+
+function smsCapReached(userId: number, cap: number, until: Date): AppError {
+  const seconds = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));
+  return new AppError(
+    429,
+    'sms-daily-cap-reached',
+    'The user reached the daily cap of SMS',
+    `User ${userId} was sent ${cap} SMS in the last 24 hours, the most SMS_DAILY_CAP allows: send by email or push, or retry after ${until.toISOString()}.`,
+    { headers: { 'Retry-After': String(seconds) } },
+  );
 }
 
 interface ChannelRefusal {

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { CHANNELS } from '@notofine/db';
 import express, { type Express } from 'express';
+import cors from 'cors';
 import helmet from 'helmet';
 import { adminRoutes } from './admin/routes';
 import { authenticate } from './api-keys/authenticate';
@@ -9,11 +10,14 @@ import { deviceRoutes } from './devices/routes';
 import { healthRoutes } from './health/routes';
 import { metricsRoute, timeRequests } from './http/metrics';
 import { idempotency } from './http/idempotency';
+import { rateLimit } from './http/rate-limit';
 import { errorHandler, routeNotFound } from './http/problem';
 import { requestContext, requireJsonBody } from './http/request-context';
 import { notificationRoutes } from './notifications/routes';
 import { reminderRoutes } from './reminders/routes';
 import { ticketRoutes } from './tickets/routes';
+import { userTokenRoutes } from './user-tokens/routes';
+import { UserTokens } from './user-tokens/user-tokens';
 import { userRoutes } from './users/routes';
 import { webhookRoutes } from './webhooks/routes';
 
@@ -38,6 +42,18 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   });
   app.use(timeRequests(deps.metrics));
   app.use(helmet());
+  // Closed unless origins are configured: the API is called by backends and native apps.
+  const { security } = deps.config;
+  if (security.corsOrigins.length > 0) {
+    app.use(
+      cors({
+        origin: [...security.corsOrigins],
+        allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+        exposedHeaders: ['Location', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Idempotent-Replayed', 'X-Request-Id'],
+        maxAge: 600,
+      }),
+    );
+  }
   app.use(healthRoutes(deps, isShuttingDown));
   app.use(metricsRoute(deps.metrics, () => CHANNELS.map((channel) => deps.queues.queue(channel))));
 
@@ -47,10 +63,13 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   // Operators' pages, for a browser: a login and a session cookie instead of the bearer key.
   app.use(adminRoutes(deps));
 
-  app.use(authenticate(deps.dataSource.manager, deps.logger));
+  const userTokens = security.userTokenKey && UserTokens.fromConfig(security.userTokenKey, security.userTokenTtlMs);
+  app.use(authenticate(deps.dataSource.manager, deps.logger, userTokens));
+  app.use(rateLimit(deps.redis, deps.config.redis.queuePrefix, { perKey: security.keyRateLimit, perUser: security.userRateLimit }, deps.logger));
   app.use(requireJsonBody);
   app.use(express.json({ limit: deps.config.http.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
   app.use(idempotency(deps.dataSource.manager, deps.logger, deps.config.idempotencyTtlMs));
+  app.use(userTokenRoutes(deps, userTokens));
   app.use(userRoutes(deps));
   app.use(deviceRoutes(deps));
   app.use(ticketRoutes(deps));

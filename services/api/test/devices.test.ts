@@ -1,5 +1,6 @@
 import request from 'supertest';
-import { Device } from '@notofine/db';
+import { DEVELOPMENT_PUSH_TOKEN_KEY } from '@notofine/config';
+import { Device, PushTokenCipher, pushTokenHash } from '@notofine/db';
 import { insertDevice, insertUser } from '@test/factories';
 import { startApi, type ApiHarness } from './api-harness';
 import { expectInvalidField, expectProblem, expectSnakeCaseKeys } from './expectations';
@@ -37,7 +38,12 @@ describe('POST /users/{id}/devices', () => {
     expectSnakeCaseKeys(response.body);
     expect(response.text).not.toContain(token);
     expect(JSON.stringify(response.headers)).not.toContain(token);
-    expect(await harness.env.db.manager.findOneByOrFail(Device, { id: response.body.id })).toMatchObject({ userId: user.id, token, disabledAt: null });
+    const stored = await harness.env.db.manager.findOneByOrFail(Device, { id: response.body.id });
+    expect(stored).toMatchObject({ userId: user.id, tokenHash: pushTokenHash(token), tokenKeyId: 'dev', disabledAt: null });
+    // Encrypted at rest: the row holds no part of the token beyond its preview.
+    const row: unknown[] = await harness.env.db.query(`SELECT * FROM devices WHERE id = $1`, [stored.id]);
+    expect(JSON.stringify(row)).not.toContain(token.slice(0, 20));
+    expect(new PushTokenCipher([DEVELOPMENT_PUSH_TOKEN_KEY]).open({ hash: stored.tokenHash, ciphertext: stored.tokenCiphertext!, keyId: 'dev' })).toBe(token);
   });
 
   it('does not echo a short token whole in its preview', async () => {
@@ -59,7 +65,7 @@ describe('POST /users/{id}/devices', () => {
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
     expect(new Date(again.body.last_seen_at).getTime()).toBeGreaterThanOrEqual(new Date(first.body.last_seen_at).getTime());
-    expect(await harness.env.db.manager.countBy(Device, { token })).toBe(1);
+    expect(await harness.env.db.manager.countBy(Device, { tokenHash: pushTokenHash(token) })).toBe(1);
   });
 
   it('moves a token registered by another user to the new one (the latest sign-in wins)', async () => {

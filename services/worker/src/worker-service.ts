@@ -1,5 +1,5 @@
 import { loadConfig, type Config, type RateLimit } from '@notofine/config';
-import { CHANNELS, purgeExpiredIdempotencyKeys, type Channel } from '@notofine/db';
+import { CHANNELS, PushTokenCipher, purgeExpiredIdempotencyKeys, type Channel } from '@notofine/db';
 import { createLogger, withLogContext, type Logger } from '@notofine/logger';
 import { connectNotificationService, type NotificationService } from '@notofine/notifications';
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
@@ -68,7 +68,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
   const senders: Record<Channel, ChannelSender> = {
     email: emailSender(providers.email),
     sms: smsSender(providers.sms),
-    push: pushSender(providers.push, dataSource.manager, logger),
+    push: pushSender(providers.push, dataSource.manager, new PushTokenCipher(config.security.pushTokenKeys), logger),
   };
   const metrics = new Metrics('worker');
   const deps = {

@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { User } from './user';
 
 /**
  * A request made with an `Idempotency-Key`: the first one's fingerprint and, once answered, its
@@ -8,6 +9,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 @Entity({ name: 'idempotency_keys' })
 @Index('UQ_idempotency_keys_caller_key', ['caller', 'key'], { unique: true })
 @Index('IDX_idempotency_keys_created_at', ['createdAt'])
+@Index('IDX_idempotency_keys_user_id', ['userId'], { where: '"user_id" IS NOT NULL' })
 export class IdempotencyKey {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'BY DEFAULT' })
   id!: number;
@@ -39,4 +41,12 @@ export class IdempotencyKey {
 
   @Column({ type: 'timestamptz', precision: 3, nullable: true })
   completedAt!: Date | null;
+
+  /** The user the request was about: erasing them erases the kept response too (it may hold their address). */
+  @Column({ type: 'bigint', nullable: true })
+  userId!: number | null;
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: User;
 }

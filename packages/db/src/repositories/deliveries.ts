@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { Channel, NotificationStatus } from '../entities/channel';
+import { pushTokenHash } from '../push-tokens';
 
 /** A notification as its worker needs it: the row, and where to send it. */
 export interface DeliveryTarget {
@@ -14,8 +15,8 @@ export interface DeliveryTarget {
   readonly email: string | null;
   readonly phone: string | null;
   readonly locale: string;
-  /** Active devices' registration tokens; empty unless the channel is push. */
-  readonly tokens: readonly string[];
+  /** Active devices' registration tokens, as stored (sealed); empty unless the channel is push. */
+  readonly devices: readonly StoredPushToken[];
   /** The lease this attempt holds on the row. */
   readonly leaseToken: string;
 }
@@ -32,7 +33,16 @@ interface DeliveryRow {
   email: string | null;
   phone: string | null;
   locale: string;
-  tokens: string[] | null;
+  devices: StoredPushToken[] | null;
+}
+
+/** A device's push token as the table holds it: sealed, or in clear on a row not sealed yet. */
+export interface StoredPushToken {
+  readonly hash: string;
+  readonly ciphertext: string | null;
+  readonly keyId: string | null;
+  /** Only on rows written before tokens were encrypted. */
+  readonly legacyToken: string | null;
 }
 
 /** Why a delivery could not be claimed. */
@@ -60,9 +70,10 @@ export async function claimDelivery(
        RETURNING id, user_id, channel, message, subject, status, attempts, created_at
      )
      SELECT c.*, u.email, u.phone, u.locale,
-            CASE WHEN c.channel = 'push' THEN ARRAY(
-              SELECT d.token FROM devices d WHERE d.user_id = c.user_id AND d.disabled_at IS NULL ORDER BY d.id
-            ) END AS tokens
+            CASE WHEN c.channel = 'push' THEN (
+              SELECT json_agg(json_build_object('hash', d.token_hash, 'ciphertext', d.token_ciphertext, 'keyId', d.token_key_id, 'legacyToken', d.token) ORDER BY d.id)
+              FROM devices d WHERE d.user_id = c.user_id AND d.disabled_at IS NULL
+            ) END AS devices
      FROM claimed c JOIN users u ON u.id = c.user_id`,
     [notificationId, token, leaseMs],
   );
@@ -82,7 +93,7 @@ export async function claimDelivery(
     email: row.email,
     phone: row.phone,
     locale: row.locale,
-    tokens: row.tokens ?? [],
+    devices: row.devices ?? [],
     leaseToken: token,
   };
 }
@@ -137,8 +148,8 @@ export async function recordNotDelivered(
 export async function disableDeviceTokens(manager: EntityManager, tokens: readonly string[]): Promise<number> {
   if (tokens.length === 0) return 0;
   const [, count]: [unknown, number] = await manager.query(
-    `UPDATE devices SET disabled_at = now() WHERE token = ANY($1::varchar[]) AND disabled_at IS NULL`,
-    [tokens],
+    `UPDATE devices SET disabled_at = now() WHERE token_hash = ANY($1::char(64)[]) AND disabled_at IS NULL`,
+    [tokens.map(pushTokenHash)],
   );
   return count;
 }

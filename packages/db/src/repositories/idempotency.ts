@@ -50,11 +50,14 @@ export async function startIdempotentRequest(
 export async function completeIdempotentRequest(
   manager: EntityManager,
   id: number,
-  response: { status: number; headers: Record<string, string>; body: string },
+  response: { status: number; headers: Record<string, string>; body: string; userId: number | null },
 ): Promise<void> {
+  // Tied to the user only if they exist (a 404 about an unknown user is kept all the same).
   await manager.query(
-    `UPDATE idempotency_keys SET response_status = $2, response_headers = $3, response_body = $4, completed_at = now() WHERE id = $1 AND completed_at IS NULL`,
-    [id, response.status, JSON.stringify(response.headers), response.body],
+    `UPDATE idempotency_keys SET response_status = $2, response_headers = $3, response_body = $4,
+            user_id = (SELECT id FROM users WHERE id = $5::bigint), completed_at = now()
+     WHERE id = $1 AND completed_at IS NULL`,
+    [id, response.status, JSON.stringify(response.headers), response.body, response.userId],
   );
 }
 

@@ -4,3 +4,4 @@ export * from './reminders';
 export * from './deliveries';
 export * from './delivery-receipts';
 export * from './idempotency';
+export * from './devices';

@@ -148,3 +148,28 @@ export async function resetFailedNotification(manager: EntityManager, id: number
   const [current]: Array<{ status: NotificationStatus }> = await manager.query(`SELECT status FROM notifications WHERE id = $1`, [id]);
   return current?.status ?? null;
 }
+
+/** How many SMS notifications each user was given since `since`, and when the oldest of them was. */
+export interface SmsCount {
+  readonly count: number;
+  readonly oldest: Date;
+}
+
+/**
+ * SMS notifications created for each of `userIds` since `since`, whatever became of them.
+ * With `lock`, first takes a transaction-scoped lock per user, so that concurrent senders to one
+ * user count one after the other: call it inside the transaction that inserts.
+ */
+export async function countRecentSms(manager: EntityManager, userIds: readonly number[], since: Date, options: { lock?: boolean } = {}): Promise<Map<number, SmsCount>> {
+  if (userIds.length === 0) return new Map();
+  if (options.lock) {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('notofine:sms-cap:' || id, 0)) FROM unnest($1::bigint[]) AS id ORDER BY id`, [[...userIds]]);
+  }
+  const rows: Array<{ user_id: string; count: string; oldest: Date }> = await manager.query(
+    `SELECT user_id, count(*) AS count, min(created_at) AS oldest FROM notifications
+     WHERE user_id = ANY($1::bigint[]) AND created_at > $2 AND channel = 'sms'
+     GROUP BY user_id`,
+    [[...userIds], since],
+  );
+  return new Map(rows.map((row) => [Number(row.user_id), { count: Number(row.count), oldest: row.oldest }]));
+}

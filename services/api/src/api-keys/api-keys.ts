@@ -51,6 +51,11 @@ export async function findActiveApiKey(manager: EntityManager, key: string): Pro
   return manager.findOneBy(ApiKey, { keyHash: hashApiKey(key), revokedAt: IsNull() });
 }
 
+/** The active key of this id, or null. */
+export async function findActiveApiKeyById(manager: EntityManager, id: number): Promise<ApiKey | null> {
+  return manager.findOneBy(ApiKey, { id, revokedAt: IsNull() });
+}
+
 export async function listApiKeys(manager: EntityManager): Promise<ApiKey[]> {
   return manager.find(ApiKey, { order: { id: 'ASC' } });
 }

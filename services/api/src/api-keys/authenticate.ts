@@ -1,52 +1,109 @@
 import type { ApiKeyScope } from '@notofine/db';
 import { AppError, UnauthorizedError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { EntityManager } from 'typeorm';
-import { findActiveApiKey, hashApiKey, touchApiKey } from './api-keys';
+import type { UserTokens } from '../user-tokens/user-tokens';
+import { KEY_PREFIX, findActiveApiKey, findActiveApiKeyById, hashApiKey, touchApiKey } from './api-keys';
 
-/** The caller of an authenticated request, in `res.locals.caller`. */
-export interface Caller {
+/** A backend calling with a service API key. */
+export interface ServiceCaller {
+  readonly kind: 'service';
   readonly apiKeyId: number;
   readonly apiKeyName: string;
   readonly scope: ApiKeyScope;
 }
 
+/** An app calling for one user, with a user token minted by a service key. */
+export interface UserCaller {
+  readonly kind: 'user';
+  readonly userId: number;
+  /** The key that minted the token. */
+  readonly apiKeyId: number;
+  readonly tokenId: string;
+}
+
+/** The caller of an authenticated request, in `res.locals.caller`. */
+export type Caller = ServiceCaller | UserCaller;
+
+/** The caller of a request that went through {@link authenticate}. */
+export const callerOf = (res: Response): Caller => res.locals.caller as Caller;
+
 /** Verified keys are remembered this long, so that a request costs no key lookup; revocation takes as long to apply. */
 const CACHE_TTL_MS = 10_000;
 const CACHE_MAX_ENTRIES = 1000;
 
+/** Query parameters under which clients are known to put credentials. */
+const CREDENTIAL_PARAMETERS = new Set(['api_key', 'apikey', 'key', 'access_token', 'token', 'authorization']);
+
 /**
- * Requires `Authorization: Bearer <api key>` and puts the caller in `res.locals.caller`; 401 otherwise.
- * Only successful lookups are cached, so random keys cannot fill the memory.
+ * Requires `Authorization: Bearer <api key or user token>` and puts the caller in
+ * `res.locals.caller`; 401 otherwise. A user token is accepted while the key that minted it is
+ * active. Only successful lookups are cached, so random keys cannot fill the memory.
  */
-export function authenticate(manager: EntityManager, logger: Logger): RequestHandler {
-  const verified = new Map<string, { caller: Caller; until: number }>();
+export function authenticate(manager: EntityManager, logger: Logger, userTokens: UserTokens | undefined): RequestHandler {
+  const verified = new Map<string, { apiKey: ServiceCaller; until: number }>();
+  const remember = (cacheKey: string, apiKey: ServiceCaller) => {
+    if (verified.size >= CACHE_MAX_ENTRIES) verified.clear();
+    verified.set(cacheKey, { apiKey, until: Date.now() + CACHE_TTL_MS });
+  };
+  const cachedKey = (cacheKey: string): ServiceCaller | undefined => {
+    const cached = verified.get(cacheKey);
+    return cached && cached.until > Date.now() ? cached.apiKey : undefined;
+  };
 
-  return async (req, res, next) => {
-    const header = req.get('authorization');
-    if (!header) throw new UnauthorizedError('Send your API key in the Authorization header: "Authorization: Bearer <key>".');
-    const match = /^Bearer +(\S+) *$/i.exec(header);
-    if (!match) throw new UnauthorizedError('The Authorization header must read "Bearer <key>".');
-    const key = match[1]!;
-
+  const serviceCaller = async (key: string): Promise<ServiceCaller> => {
     const hash = hashApiKey(key);
-    const cached = verified.get(hash);
-    if (cached && cached.until > Date.now()) {
-      res.locals.caller = cached.caller;
-      next();
-      return;
-    }
+    const cached = cachedKey(hash);
+    if (cached) return cached;
     const apiKey = await findActiveApiKey(manager, key);
     if (!apiKey) throw new UnauthorizedError('The API key is not valid, or it has been revoked.');
-
-    const caller: Caller = { apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
-    if (verified.size >= CACHE_MAX_ENTRIES) verified.clear();
-    verified.set(hash, { caller, until: Date.now() + CACHE_TTL_MS });
+    const caller: ServiceCaller = { kind: 'service', apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
+    remember(hash, caller);
+    remember(`id:${apiKey.id}`, caller);
     touchApiKey(manager, apiKey.id).catch((error: unknown) => logger.warn('could not record API key use', { error }));
-    res.locals.caller = caller;
+    return caller;
+  };
+
+  const userCaller = async (token: string): Promise<UserCaller> => {
+    if (!userTokens) throw new UnauthorizedError('User tokens are not enabled on this service: call with an API key.');
+    const claims = await userTokens.verify(token);
+    let minter = cachedKey(`id:${claims.apiKeyId}`);
+    if (!minter) {
+      const apiKey = await findActiveApiKeyById(manager, claims.apiKeyId);
+      if (!apiKey) throw new UnauthorizedError('The user token was minted by an API key that has been revoked: mint a new one.');
+      minter = { kind: 'service', apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
+      remember(`id:${apiKey.id}`, minter);
+    }
+    return { kind: 'user', userId: claims.userId, apiKeyId: claims.apiKeyId, tokenId: claims.tokenId };
+  };
+
+  return async (req, res, next) => {
+    refuseCredentialsInQuery(req);
+    const header = req.get('authorization');
+    if (!header) throw new UnauthorizedError('Send your API key or user token in the Authorization header: "Authorization: Bearer <key>".');
+    const match = /^Bearer +(\S+) *$/i.exec(header);
+    if (!match) throw new UnauthorizedError('The Authorization header must read "Bearer <key>".');
+    const credential = match[1]!;
+    // API keys never hold a dot; a JWT is three dot-separated parts.
+    res.locals.caller = credential.includes('.') ? await userCaller(credential) : await serviceCaller(credential);
     next();
   };
+}
+
+/**
+ * Credentials in a URL end up in access logs, proxies and browser history: a request carrying one
+ * there is refused (and should have the key rotated).
+ */
+function refuseCredentialsInQuery(req: Request): void {
+  for (const [name, value] of Object.entries(req.query)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (CREDENTIAL_PARAMETERS.has(name.toLowerCase()) || values.some((v) => typeof v === 'string' && v.startsWith(KEY_PREFIX))) {
+      throw new UnauthorizedError(
+        `Credentials are never accepted in the query string (found in "${name}"): send them in the Authorization header, and rotate a key that was put in a URL.`,
+      );
+    }
+  }
 }
 
 /**
@@ -56,11 +113,15 @@ export function authenticate(manager: EntityManager, logger: Logger): RequestHan
  */
 export function requireScope(scope: ApiKeyScope): RequestHandler {
   return (_req, res, next) => {
-    const caller = res.locals.caller as Caller | undefined;
-    if (caller && (caller.scope === 'admin' || caller.scope === scope)) {
+    const caller = callerOf(res);
+    if (caller.kind === 'service' && (caller.scope === 'admin' || caller.scope === scope)) {
       next();
       return;
     }
-    next(new AppError(403, 'forbidden', 'Not allowed with this API key', `This route needs an API key of scope ${scope}; this one is ${caller?.scope ?? 'unknown'}.`));
+    const detail =
+      caller.kind === 'user'
+        ? `This route is not open to user tokens: it needs an API key of scope ${scope}.`
+        : `This route needs an API key of scope ${scope}; this one is ${caller.scope}.`;
+    next(new AppError(403, 'forbidden', 'Not allowed with these credentials', detail));
   };
 }

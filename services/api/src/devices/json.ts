@@ -2,12 +2,11 @@ import type { Device } from '@notofine/db';
 
 /** A device as the API shows it: the token is never shown whole, only its last characters (at most a quarter of it). */
 export function deviceJson(device: Device) {
-  const shown = Math.min(6, Math.floor(device.token.length / 4));
   return {
     id: device.id,
     user_id: device.userId,
     platform: device.platform,
-    token_preview: `…${device.token.slice(device.token.length - shown)}`,
+    token_preview: `…${device.tokenPreview}`,
     active: device.disabledAt === null,
     created_at: device.createdAt,
     last_seen_at: device.lastSeenAt,

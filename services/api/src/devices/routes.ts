@@ -1,3 +1,4 @@
+import { PushTokenCipher } from '@notofine/db';
 import { Router } from 'express';
 import { requireScope } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
@@ -6,15 +7,16 @@ import { RegisterDeviceBody } from './dto';
 import { deviceJson } from './json';
 import { listDevices, registerDevice, unregisterDevice } from './use-cases';
 
-export function deviceRoutes({ dataSource }: ApiDeps): Router {
+export function deviceRoutes({ dataSource, config }: ApiDeps): Router {
   const router = Router();
+  const cipher = new PushTokenCipher(config.security.pushTokenKeys);
   const admin = requireScope('admin');
   const { manager } = dataSource;
 
   router.post('/users/:userId/devices', admin, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(RegisterDeviceBody, req.body);
-    const { device, created } = await registerDevice(manager, userId, body);
+    const { device, created } = await registerDevice(manager, cipher, userId, body);
     res.status(created ? 201 : 200).location(`/users/${userId}/devices/${device.id}`).json(deviceJson(device));
   });
 

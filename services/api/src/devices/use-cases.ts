@@ -1,4 +1,4 @@
-import { Device, User } from '@notofine/db';
+import { Device, User, type PushTokenCipher } from '@notofine/db';
 import { NotFoundError } from '@notofine/errors';
 import type { EntityManager } from 'typeorm';
 import type { RegisterDeviceBody } from './dto';
@@ -11,16 +11,20 @@ import type { RegisterDeviceBody } from './dto';
  */
 export async function registerDevice(
   manager: EntityManager,
+  cipher: PushTokenCipher,
   userId: number,
   body: RegisterDeviceBody,
 ): Promise<{ device: Device; created: boolean }> {
   if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
+  // The token is stored sealed, and found again by its hash.
+  const sealed = cipher.seal(body.token);
   const [row]: Array<{ id: number; inserted: boolean }> = await manager.query(
-    `INSERT INTO devices (user_id, token, platform) VALUES ($1, $2, $3)
-     ON CONFLICT (token) DO UPDATE
-       SET user_id = excluded.user_id, platform = excluded.platform, last_seen_at = now(), disabled_at = NULL
+    `INSERT INTO devices (user_id, token_hash, token_ciphertext, token_key_id, token_preview, platform) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (token_hash) DO UPDATE
+       SET user_id = excluded.user_id, platform = excluded.platform, last_seen_at = now(), disabled_at = NULL,
+           token = NULL, token_ciphertext = excluded.token_ciphertext, token_key_id = excluded.token_key_id
      RETURNING id, (xmax = 0) AS inserted`,
-    [userId, body.token, body.platform],
+    [userId, sealed.hash, sealed.ciphertext, sealed.keyId, sealed.preview, body.platform],
   );
   const device = await manager.findOneByOrFail(Device, { id: row!.id });
   return { device, created: row!.inserted };

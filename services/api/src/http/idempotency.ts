@@ -4,7 +4,7 @@ import { AppError, ValidationError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
 import type { RequestHandler, Response } from 'express';
 import type { EntityManager } from 'typeorm';
-import type { Caller } from '../api-keys/authenticate';
+import { callerOf } from '../api-keys/authenticate';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 /** A request unanswered for this long is taken for dead (its process crashed): a retry may run it again. */
@@ -32,12 +32,14 @@ export function idempotency(manager: EntityManager, logger: Logger, ttlMs: numbe
     if (!VALID_KEY.test(key)) {
       throw ValidationError.forField(`header.${IDEMPOTENCY_HEADER}`, 'must be 1 to 255 visible ASCII characters, such as a UUID');
     }
-    const caller = res.locals.caller as Caller;
+    const caller = callerOf(res);
+    // A key belongs to the API key that sent it, or to the user token's user.
+    const owner = caller.kind === 'user' ? `user:${caller.apiKeyId}:${caller.userId}` : `key:${caller.apiKeyId}`;
     const fingerprint = createHash('sha256')
       .update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`)
       .digest('hex');
 
-    const start = await startIdempotentRequest(manager, { caller: `key:${caller.apiKeyId}`, key, fingerprint, ttlMs, abandonedAfterMs: ABANDONED_AFTER_MS });
+    const start = await startIdempotentRequest(manager, { caller: owner, key, fingerprint, ttlMs, abandonedAfterMs: ABANDONED_AFTER_MS });
     switch (start.outcome) {
       case 'mismatch':
         throw new AppError(422, 'idempotency-key-reused', 'This idempotency key was used for another request', `The ${IDEMPOTENCY_HEADER} "${key}" was already used with another path or body: use a new key for a new request.`);
@@ -50,11 +52,29 @@ export function idempotency(manager: EntityManager, logger: Logger, ttlMs: numbe
         return;
       case 'run':
         keepResponse(res, (response) =>
-          response.status >= 500 ? releaseIdempotentRequest(manager, start.id) : completeIdempotentRequest(manager, start.id, response),
+          response.status >= 500
+            ? releaseIdempotentRequest(manager, start.id)
+            : completeIdempotentRequest(manager, start.id, { ...response, userId: subjectUserOf(req.path, response.body) }),
         ).catch((error: unknown) => logger.warn('could not record the response of an idempotent request', { error }));
         next();
     }
   };
+}
+
+/**
+ * The user a request was about, so that the response kept for it (which may show their address)
+ * is erased with them: the user in the path, or the one the response names.
+ */
+function subjectUserOf(path: string, body: string): number | null {
+  const inPath = /^\/users\/(\d+)(?:\/|$)/.exec(path);
+  if (inPath) return Number(inPath[1]);
+  try {
+    const json = JSON.parse(body) as { id?: unknown; user_id?: unknown };
+    const id = typeof json.user_id === 'number' ? json.user_id : path === '/users' ? json.id : undefined;
+    return typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { disableDeviceTokens } from '@notofine/db';
+import { disableDeviceTokens, type PushTokenCipher, type StoredPushToken } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
 import { defaultSubject } from '@notofine/notifications';
 import { ProviderError, type PushProvider } from '@notofine/providers';
@@ -9,14 +9,27 @@ import { UndeliverableError, type ChannelSender } from './channel-sender';
  * The push queue's sender: one notification goes to every active device of the user. It counts as
  * sent when at least one device took it; tokens the provider reports dead are disabled at once.
  */
-export function pushSender(provider: PushProvider, manager: EntityManager, logger: Logger): ChannelSender {
+export function pushSender(provider: PushProvider, manager: EntityManager, cipher: PushTokenCipher, logger: Logger): ChannelSender {
+  /** The tokens in clear; a token that cannot be opened (its key was removed too early) is left out, loudly. */
+  const openTokens = (devices: readonly StoredPushToken[], notificationId: number): string[] =>
+    devices.flatMap((device) => {
+      if (device.legacyToken !== null) return [device.legacyToken];
+      try {
+        return [cipher.open({ hash: device.hash, ciphertext: device.ciphertext!, keyId: device.keyId! })];
+      } catch (error) {
+        logger.error('cannot decrypt a push token: is its key still in PUSH_TOKEN_KEYS?', { notification_id: notificationId, key_id: device.keyId, error });
+        return [];
+      }
+    });
+
   return {
     provider: provider.name,
     async send(target) {
-      if (target.tokens.length === 0) throw new UndeliverableError('The user has no active push device any more.');
+      const tokens = openTokens(target.devices, target.id);
+      if (tokens.length === 0) throw new UndeliverableError('The user has no active push device any more.');
       const outcome = await provider.send({
         notificationId: target.id,
-        tokens: target.tokens,
+        tokens,
         title: target.subject ?? defaultSubject(target.locale),
         body: target.message,
       });

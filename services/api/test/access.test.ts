@@ -1,0 +1,240 @@
+import { createSecretKey } from 'node:crypto';
+import { Notification } from '@notofine/db';
+import { apiClient } from '@test/api-client';
+import { insertUser } from '@test/factories';
+import { TEST_API_KEY, TEST_USER_TOKEN_SECRET } from '@test/test-environment';
+import { SignJWT } from 'jose';
+import request from 'supertest';
+import { createApiKey, revokeApiKey } from '../src/api-keys/api-keys';
+import { start } from '../src/api-service';
+import { startApi, type ApiHarness } from './api-harness';
+
+let harness: ApiHarness;
+beforeAll(async () => {
+  harness = await startApi();
+});
+afterAll(async () => {
+  await harness.stop();
+});
+
+/** A token signed like the API's, with the claims given (to forge expired or odd ones). */
+function signToken(claims: { sub: string; akid: number; exp: number }, secret = TEST_USER_TOKEN_SECRET): Promise<string> {
+  return new SignJWT({ akid: claims.akid })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('notofine')
+    .setAudience('notofine-api')
+    .setSubject(claims.sub)
+    .setJti('test')
+    .setIssuedAt()
+    .setExpirationTime(claims.exp)
+    .sign(createSecretKey(Buffer.from(secret)));
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+async function expectUnauthorized(response: request.Response, detail: RegExp): Promise<void> {
+  expect(response.status).toBe(401);
+  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(response.headers['www-authenticate']).toBe('Bearer realm="notofine"');
+  expect(response.body).toMatchObject({ type: '/problems/unauthorized', status: 401 });
+  expect(response.body.detail).toMatch(detail);
+  expect(JSON.stringify(response.body)).not.toMatch(/at .+\.ts:\d+/);
+}
+
+describe('authentication', () => {
+  const app = () => harness.api.app;
+
+  it('refuses a request without credentials, with malformed ones, and with unknown or revoked keys, and writes nothing', async () => {
+    const user = await insertUser(harness.env.db);
+    const body = { user_id: user.id, channel: 'email', message: 'Rappel' };
+    const { key: revoked, apiKey } = await createApiKey(harness.env.db.manager, 'revoked', 'admin');
+    await revokeApiKey(harness.env.db.manager, apiKey.id);
+
+    await expectUnauthorized(await request(app()).post('/notifications/send').send(body), /Authorization header/);
+    await expectUnauthorized(await request(app()).post('/notifications/send').set('Authorization', `Basic ${TEST_API_KEY}`).send(body), /must read "Bearer <key>"/);
+    await expectUnauthorized(await request(app()).post('/notifications/send').set('Authorization', 'Bearer').send(body), /must read "Bearer <key>"/);
+    await expectUnauthorized(await apiClient(app(), 'nfk_not_a_key_at_all_000000000').post('/notifications/send', body), /not valid, or it has been revoked/);
+    await expectUnauthorized(await apiClient(app(), revoked).post('/notifications/send', body), /not valid, or it has been revoked/);
+
+    expect(await harness.env.db.manager.countBy(Notification, { userId: user.id })).toBe(0);
+  });
+
+  it('refuses credentials in the query string, even next to a valid header', async () => {
+    await expectUnauthorized(await harness.client.get(`/notifications?api_key=${TEST_API_KEY}`), /never accepted in the query string \(found in "api_key"\)/);
+    await expectUnauthorized(await harness.client.get(`/notifications?cursor=${TEST_API_KEY}`), /found in "cursor"/);
+    await expectUnauthorized(await request(harness.api.app).get(`/notifications?access_token=abc`), /query string/);
+  });
+
+  it('refuses expired, forged, unsigned and malformed user tokens', async () => {
+    const user = await insertUser(harness.env.db);
+    const { apiKey } = await createApiKey(harness.env.db.manager, 'minter', 'admin');
+    const expired = await signToken({ sub: String(user.id), akid: apiKey.id, exp: nowSeconds() - 60 });
+    const forged = await signToken({ sub: String(user.id), akid: apiKey.id, exp: nowSeconds() + 60 }, 'another-secret-of-at-least-32-characters');
+    const [header, payload] = (await signToken({ sub: String(user.id), akid: apiKey.id, exp: nowSeconds() + 60 })).split('.');
+    const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload}.`;
+    const url = `/users/${user.id}`;
+
+    await expectUnauthorized(await apiClient(harness.api.app, expired).get(url), /user token has expired/);
+    await expectUnauthorized(await apiClient(harness.api.app, forged).get(url), /user token is not valid/);
+    await expectUnauthorized(await apiClient(harness.api.app, unsigned).get(url), /user token is not valid/);
+    await expectUnauthorized(await apiClient(harness.api.app, `${header}.${payload}.AAAA`).get(url), /user token is not valid/);
+    await expectUnauthorized(await apiClient(harness.api.app, 'a.b.c').get(url), /user token is not valid/);
+  });
+
+  it('refuses a user token whose API key was revoked', async () => {
+    const user = await insertUser(harness.env.db);
+    const { apiKey } = await createApiKey(harness.env.db.manager, 'to revoke', 'admin');
+    await revokeApiKey(harness.env.db.manager, apiKey.id);
+    const token = await signToken({ sub: String(user.id), akid: apiKey.id, exp: nowSeconds() + 60 });
+
+    await expectUnauthorized(await apiClient(harness.api.app, token).get(`/users/${user.id}`), /minted by an API key that has been revoked/);
+  });
+});
+
+describe('POST /users/{id}/tokens', () => {
+  it('mints a short-lived token for one user, never cached', async () => {
+    const user = await insertUser(harness.env.db);
+
+    const response = await harness.client.post(`/users/${user.id}/tokens`, { ttl_seconds: 120 }).expect(201);
+
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.body).toEqual({ token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/), token_type: 'Bearer', user_id: user.id, expires_at: expect.any(String), expires_in: 120 });
+    const lifetime = Date.parse(response.body.expires_at) - Date.now();
+    expect(lifetime).toBeGreaterThan(118_000);
+    expect(lifetime).toBeLessThanOrEqual(120_000);
+    const claims = JSON.parse(Buffer.from(response.body.token.split('.')[1], 'base64url').toString());
+    expect(claims).toMatchObject({ sub: String(user.id), iss: 'notofine', aud: 'notofine-api' });
+  });
+
+  it('gives the configured lifetime by default and never more', async () => {
+    const user = await insertUser(harness.env.db);
+
+    const byDefault = await harness.client.post(`/users/${user.id}/tokens`).expect(201);
+    const tooLong = await harness.client.post(`/users/${user.id}/tokens`, { ttl_seconds: 86_400 }).expect(201);
+
+    expect(byDefault.body.expires_in).toBe(15 * 60);
+    expect(tooLong.body.expires_in).toBe(15 * 60);
+  });
+
+  it('answers 404 for a user that does not exist, 400 for a bad lifetime, 403 for a send key or a user token', async () => {
+    const user = await insertUser(harness.env.db);
+    const { key: sendKey } = await createApiKey(harness.env.db.manager, 'sender', 'send');
+    const { body: minted } = await harness.client.post(`/users/${user.id}/tokens`).expect(201);
+
+    const missing = await harness.client.post('/users/999999/tokens').expect(404);
+    const invalid = await harness.client.post(`/users/${user.id}/tokens`, { ttl_seconds: 5, scope: 'admin' }).expect(400);
+    await apiClient(harness.api.app, sendKey).post(`/users/${user.id}/tokens`).expect(403);
+    const byUser = await apiClient(harness.api.app, minted.token).post(`/users/${user.id}/tokens`).expect(403);
+
+    expect(missing.body).toMatchObject({ type: '/problems/not-found', detail: 'User 999999 does not exist' });
+    expect(invalid.body.errors).toEqual(
+      expect.arrayContaining([
+        { field: 'ttl_seconds', message: 'must be at least 60' },
+        { field: 'scope', message: 'is not a known field (known fields: ttl_seconds)' },
+      ]),
+    );
+    expect(byUser.body.detail).toBe('This route is not open to user tokens: it needs an API key of scope admin.');
+  });
+});
+
+describe('rate limits', () => {
+  let limited: ApiHarness;
+  beforeAll(async () => {
+    limited = await startApi({ RATE_LIMIT: '5/1m', USER_RATE_LIMIT: '3/1m' });
+  });
+  afterAll(async () => {
+    await limited.stop();
+  });
+
+  it('counts each key on its own: past the limit 429 with Retry-After, below it unaffected', async () => {
+    const { key: other } = await createApiKey(limited.env.db.manager, 'other', 'admin');
+
+    const statuses: number[] = [];
+    let last!: request.Response;
+    for (let i = 0; i < 6; i++) {
+      last = await limited.client.get('/notifications');
+      statuses.push(last.status);
+    }
+    const otherKey = await apiClient(limited.api.app, other).get('/notifications');
+
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    expect(last.headers['retry-after']).toMatch(/^\d+$/);
+    expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(last.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(last.body).toMatchObject({ type: '/problems/rate-limited', status: 429, detail: expect.stringMatching(/more than 5 requests in 60 s/) });
+    expect(otherKey.status).toBe(200);
+    expect(otherKey.headers).toMatchObject({ 'ratelimit-limit': '5', 'ratelimit-remaining': '4' });
+  });
+
+  it('refuses a request over the limit without doing it', async () => {
+    const { key } = await createApiKey(limited.env.db.manager, 'sender', 'send');
+    const user = await insertUser(limited.env.db);
+    const client = apiClient(limited.api.app, key);
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: `n°${i}` })).status);
+
+    expect(statuses).toEqual([202, 202, 202, 202, 202, 429, 429]);
+    expect(await limited.env.db.manager.countBy(Notification, { userId: user.id })).toBe(5);
+  });
+
+  it('gives each user token its own, smaller budget', async () => {
+    const { key } = await createApiKey(limited.env.db.manager, 'minter', 'admin');
+    const user = await insertUser(limited.env.db);
+    const { body } = await apiClient(limited.api.app, key).post(`/users/${user.id}/tokens`).expect(201);
+    const asUser = apiClient(limited.api.app, body.token);
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await asUser.get(`/users/${user.id}/notifications`)).status);
+
+    expect(statuses.slice(3)).toEqual([429]);
+    expect(statuses.slice(0, 3)).not.toContain(429);
+  });
+
+  it('holds across API replicas: the counters are in Redis', async () => {
+    const { key } = await createApiKey(limited.env.db.manager, 'shared', 'admin');
+    const replica = await start({ config: limited.env.config, logger: limited.env.logger, listen: false });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await apiClient(i % 2 ? replica.app : limited.api.app, key).get('/notifications')).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    } finally {
+      await replica.stop();
+    }
+  });
+});
+
+describe('CORS', () => {
+  it('is closed by default: no cross-origin headers, preflights not granted', async () => {
+    const preflight = await request(harness.api.app)
+      .options('/notifications/send')
+      .set('Origin', 'https://app.example.com')
+      .set('Access-Control-Request-Method', 'POST');
+
+    expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+    expect(preflight.status).toBe(401);
+  });
+
+  it('grants the configured origins only', async () => {
+    const open = await startApi({ CORS_ORIGINS: 'https://app.example.com, https://admin.example.com' });
+    try {
+      const granted = await request(open.api.app)
+        .options('/notifications/send')
+        .set('Origin', 'https://app.example.com')
+        .set('Access-Control-Request-Method', 'POST')
+        .set('Access-Control-Request-Headers', 'authorization,content-type,idempotency-key');
+      const other = await request(open.api.app).options('/notifications/send').set('Origin', 'https://evil.example.com').set('Access-Control-Request-Method', 'POST');
+      const simple = await apiClient(open.api.app).get('/notifications').set('Origin', 'https://admin.example.com').expect(200);
+
+      expect(granted.status).toBe(204);
+      expect(granted.headers).toMatchObject({ 'access-control-allow-origin': 'https://app.example.com', 'access-control-max-age': '600' });
+      expect(granted.headers['access-control-allow-headers']).toMatch(/Idempotency-Key/);
+      expect(granted.headers['access-control-allow-credentials']).toBeUndefined();
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+      expect(simple.headers['access-control-allow-origin']).toBe('https://admin.example.com');
+      expect(simple.headers['access-control-expose-headers']).toMatch(/Retry-After/);
+    } finally {
+      await open.stop();
+    }
+  });
+});
