@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { loadConfig, type Config } from '@notofine/config';
 import { StartupError } from '@notofine/errors';
 import { createLogger, type Logger } from '@notofine/logger';
@@ -7,6 +8,7 @@ import { connectNotificationService, type NotificationService } from '@notofine/
 import type { Express } from 'express';
 import { ensureApiKey } from './api-keys/api-keys';
 import { createApp } from './app';
+import { problemType } from './http/problem';
 
 export interface ApiServiceOptions {
   /** Read from the environment when absent. */
@@ -96,6 +98,7 @@ function listen(app: Express, host: string, port: number): Promise<Server> {
     // Express 5 hands a listening error to the callback.
     const server = app.listen(port, host, (error?: NodeJS.ErrnoException) => {
       if (!error) {
+        server.on('clientError', answerClientError);
         resolve(server);
         return;
       }
@@ -103,6 +106,25 @@ function listen(app: Express, host: string, port: number): Promise<Server> {
       reject(new StartupError(`Port ${port} on ${host} ${reason}.`, { cause: error }));
     });
   });
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Express sees them (headers or URL over 16 KB,
+ * malformed request lines) get a problem+json answer instead of a bare status line.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, title, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request header fields too large', 'The request line and headers exceed 16 KB: send long values in a JSON body.']
+      : [400, 'Bad request', 'The request is not well-formed HTTP.'];
+  const body = JSON.stringify({ type: problemType(status === 431 ? 'headers-too-large' : 'bad-request'), title, status, detail });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Stops accepting connections, closes idle keep-alive ones, and waits for the busy ones (within a timeout). */

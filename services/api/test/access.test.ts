@@ -187,8 +187,7 @@ describe('rate limits', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await asUser.get(`/users/${user.id}/notifications`)).status);
 
-    expect(statuses.slice(3)).toEqual([429]);
-    expect(statuses.slice(0, 3)).not.toContain(429);
+    expect(statuses).toEqual([200, 200, 200, 429]);
   });
 
   it('holds across API replicas: the counters are in Redis', async () => {

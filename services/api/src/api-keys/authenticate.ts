@@ -1,5 +1,5 @@
 import type { ApiKeyScope } from '@notofine/db';
-import { AppError, UnauthorizedError } from '@notofine/errors';
+import { AppError, NotFoundError, UnauthorizedError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
 import type { Request, RequestHandler, Response } from 'express';
 import type { EntityManager } from 'typeorm';
@@ -104,6 +104,37 @@ function refuseCredentialsInQuery(req: Request): void {
       );
     }
   }
+}
+
+/** The user a user token restricts a request to; undefined for a service key (which sees every user). */
+export const ownerOf = (res: Response): number | undefined => {
+  const caller = callerOf(res);
+  return caller.kind === 'user' ? caller.userId : undefined;
+};
+
+/**
+ * Lets through service keys of `scope` or more, and user tokens on their own resources:
+ * - `self`: the route's `:userId` must be the token's user. Another user's id answers 404 with the
+ *   very body an id that does not exist gets, so that a token cannot tell the two apart.
+ * - `owned`: the handler looks the resource up among the token's user's only (see {@link ownerOf}),
+ *   so that another user's resource is "not found" too.
+ * Without `user`, user tokens get 403 whatever the ids.
+ */
+export function allow(scope: ApiKeyScope, user?: 'self' | 'owned'): RequestHandler {
+  const forService = requireScope(scope);
+  return (req, res, next) => {
+    const caller = callerOf(res);
+    if (caller.kind === 'service' || user === undefined) {
+      forService(req, res, next);
+      return;
+    }
+    const userId = req.params.userId;
+    if (user === 'self' && typeof userId === 'string' && userId !== String(caller.userId) && /^[1-9]\d{0,15}$/.test(userId)) {
+      next(new NotFoundError('User', Number(userId)));
+      return;
+    }
+    next();
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { PushTokenCipher } from '@notofine/db';
 import { Router } from 'express';
-import { requireScope } from '../api-keys/authenticate';
+import { allow } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId } from '../http/validation';
 import { RegisterDeviceBody } from './dto';
@@ -10,22 +10,23 @@ import { listDevices, registerDevice, unregisterDevice } from './use-cases';
 export function deviceRoutes({ dataSource, config }: ApiDeps): Router {
   const router = Router();
   const cipher = new PushTokenCipher(config.security.pushTokenKeys);
-  const admin = requireScope('admin');
+  // An app registers and removes its user's devices with a user token.
+  const adminOrSelf = allow('admin', 'self');
   const { manager } = dataSource;
 
-  router.post('/users/:userId/devices', admin, async (req, res) => {
+  router.post('/users/:userId/devices', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(RegisterDeviceBody, req.body);
     const { device, created } = await registerDevice(manager, cipher, userId, body);
     res.status(created ? 201 : 200).location(`/users/${userId}/devices/${device.id}`).json(deviceJson(device));
   });
 
-  router.get('/users/:userId/devices', admin, async (req, res) => {
+  router.get('/users/:userId/devices', adminOrSelf, async (req, res) => {
     const devices = await listDevices(manager, parseId(req.params.userId, 'user_id'));
     res.json({ devices: devices.map(deviceJson) });
   });
 
-  router.delete('/users/:userId/devices/:deviceId', admin, async (req, res) => {
+  router.delete('/users/:userId/devices/:deviceId', adminOrSelf, async (req, res) => {
     await unregisterDevice(manager, parseId(req.params.userId, 'user_id'), parseId(req.params.deviceId, 'device_id'));
     res.status(204).end();
   });

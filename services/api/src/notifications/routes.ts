@@ -1,7 +1,7 @@
 import { NOTIFICATION_STATUSES, Notification, User, listNotifications, type NotificationStatus } from '@notofine/db';
 import { NotFoundError, ValidationError } from '@notofine/errors';
 import { Router, type Request } from 'express';
-import { requireScope } from '../api-keys/authenticate';
+import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId, parseIntegerQuery, parseStringQuery } from '../http/validation';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -12,8 +12,11 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
   const router = Router();
   const { manager } = dataSource;
   // Sending and reading notifications is what a `send` key may do; the rest needs `admin`.
-  const send = requireScope('send');
-  const admin = requireScope('admin');
+  const send = allow('send');
+  const admin = allow('admin');
+  // A user token reads its own user's notifications; sending is the backend's.
+  const sendOrSelf = allow('send', 'self');
+  const sendOrOwner = allow('send', 'owned');
 
   router.post('/notifications/send', send, async (req, res) => {
     const body = await parseBody(SendNotificationBody, req.body);
@@ -34,14 +37,15 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
     res.status(202).json(ticketNotificationJson(result));
   });
 
-  router.get('/notifications/:notificationId', send, async (req, res) => {
+  router.get('/notifications/:notificationId', sendOrOwner, async (req, res) => {
     const id = parseId(req.params.notificationId, 'notification_id');
-    const notification = await manager.findOneBy(Notification, { id });
+    const owner = ownerOf(res);
+    const notification = await manager.findOneBy(Notification, { id, ...(owner !== undefined && { userId: owner }) });
     if (!notification) throw new NotFoundError('Notification', id);
     res.json(notificationJson(notification));
   });
 
-  router.get('/users/:userId/notifications', send, async (req, res) => {
+  router.get('/users/:userId/notifications', sendOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const query = pageQuery(req);
     if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { requireScope } from '../api-keys/authenticate';
+import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId } from '../http/validation';
 import { CreateReminderBody, UpdateReminderBody } from './dto';
@@ -8,17 +8,20 @@ import { createReminder, deleteReminder, getReminder, listReminders, updateRemin
 
 export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps): Router {
   const router = Router();
-  const admin = requireScope('admin');
+  const admin = allow('admin');
+  // A user token manages its own user's reminders.
+  const adminOrSelf = allow('admin', 'self');
+  const adminOrOwner = allow('admin', 'owned');
   const { manager } = dataSource;
 
-  router.post('/users/:userId/reminders', admin, async (req, res) => {
+  router.post('/users/:userId/reminders', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(CreateReminderBody, req.body);
     const reminder = await createReminder(manager, userId, body);
     res.status(201).location(`/reminders/${reminder.id}`).json(reminderJson(reminder));
   });
 
-  router.get('/users/:userId/reminders', admin, async (req, res) => {
+  router.get('/users/:userId/reminders', adminOrSelf, async (req, res) => {
     const reminders = await listReminders(manager, parseId(req.params.userId, 'user_id'));
     res.json({ reminders: reminders.map(reminderJson) });
   });
@@ -30,18 +33,18 @@ export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps):
     res.json(summary);
   });
 
-  router.get('/reminders/:reminderId', admin, async (req, res) => {
-    res.json(reminderJson(await getReminder(manager, parseId(req.params.reminderId, 'reminder_id'))));
+  router.get('/reminders/:reminderId', adminOrOwner, async (req, res) => {
+    res.json(reminderJson(await getReminder(manager, parseId(req.params.reminderId, 'reminder_id'), ownerOf(res))));
   });
 
-  router.patch('/reminders/:reminderId', admin, async (req, res) => {
+  router.patch('/reminders/:reminderId', adminOrOwner, async (req, res) => {
     const reminderId = parseId(req.params.reminderId, 'reminder_id');
     const body = await parseBody(UpdateReminderBody, req.body);
-    res.json(reminderJson(await updateReminder(manager, reminderId, body)));
+    res.json(reminderJson(await updateReminder(manager, reminderId, body, ownerOf(res))));
   });
 
-  router.delete('/reminders/:reminderId', admin, async (req, res) => {
-    await deleteReminder(manager, parseId(req.params.reminderId, 'reminder_id'));
+  router.delete('/reminders/:reminderId', adminOrOwner, async (req, res) => {
+    await deleteReminder(manager, parseId(req.params.reminderId, 'reminder_id'), ownerOf(res));
     res.status(204).end();
   });
 

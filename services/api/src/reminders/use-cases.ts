@@ -33,8 +33,9 @@ export async function createReminder(manager: EntityManager, userId: number, bod
   return getReminder(manager, id);
 }
 
-export async function getReminder(manager: EntityManager, id: number): Promise<ReminderWithChannels> {
-  const reminder = await manager.findOne(Reminder, { where: { id }, relations: { channels: true } });
+/** A reminder; with `ownerId`, only if it is that user's (otherwise it is not found). */
+export async function getReminder(manager: EntityManager, id: number, ownerId?: number): Promise<ReminderWithChannels> {
+  const reminder = await manager.findOne(Reminder, { where: { id, ...(ownerId !== undefined && { userId: ownerId }) }, relations: { channels: true } });
   if (!reminder) throw new NotFoundError('Reminder', id);
   return withOrderedChannels(reminder);
 }
@@ -49,11 +50,11 @@ export async function listReminders(manager: EntityManager, userId: number): Pro
  * Changes a reminder. New channels replace the old ones (those left out are disabled, not deleted);
  * a new frequency counts from the last run (a reminder whose new period has already passed is due now).
  */
-export async function updateReminder(manager: EntityManager, id: number, body: UpdateReminderBody): Promise<ReminderWithChannels> {
+export async function updateReminder(manager: EntityManager, id: number, body: UpdateReminderBody, ownerId?: number): Promise<ReminderWithChannels> {
+  const existing = await getReminder(manager, id, ownerId);
   if (Object.keys(body).length === 0) {
     throw new ValidationError('Send at least one field to change: frequency_days, channels, active, message or subject.');
   }
-  const existing = await getReminder(manager, id);
   if (body.channels) await assertReachable(manager, existing.userId, body.channels);
 
   await manager.transaction(async (tx) => {
@@ -86,8 +87,8 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
   return getReminder(manager, id);
 }
 
-export async function deleteReminder(manager: EntityManager, id: number): Promise<void> {
-  const { affected } = await manager.delete(Reminder, { id });
+export async function deleteReminder(manager: EntityManager, id: number, ownerId?: number): Promise<void> {
+  const { affected } = await manager.delete(Reminder, { id, ...(ownerId !== undefined && { userId: ownerId }) });
   if (!affected) throw new NotFoundError('Reminder', id);
 }
 

@@ -1,7 +1,7 @@
 import { TICKET_STATUSES, type TicketStatus } from '@notofine/db';
 import { ValidationError } from '@notofine/errors';
 import { Router } from 'express';
-import { requireScope } from '../api-keys/authenticate';
+import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId, parseStringQuery } from '../http/validation';
 import { CreateTicketBody, UpdateTicketBody } from './dto';
@@ -10,7 +10,10 @@ import { createTicket, getTicket, listTickets, updateTicket } from './use-cases'
 
 export function ticketRoutes({ dataSource }: ApiDeps): Router {
   const router = Router();
-  const admin = requireScope('admin');
+  const admin = allow('admin');
+  // A user token reads its own user's tickets; creating and changing them is the backend's.
+  const adminOrSelf = allow('admin', 'self');
+  const adminOrOwner = allow('admin', 'owned');
   const { manager } = dataSource;
 
   router.post('/users/:userId/tickets', admin, async (req, res) => {
@@ -20,7 +23,7 @@ export function ticketRoutes({ dataSource }: ApiDeps): Router {
     res.status(201).location(`/tickets/${ticket.id}`).json(ticketJson(ticket));
   });
 
-  router.get('/users/:userId/tickets', admin, async (req, res) => {
+  router.get('/users/:userId/tickets', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const status = parseStringQuery(req.query.status, 'status');
     if (status !== undefined && !TICKET_STATUSES.includes(status as TicketStatus)) {
@@ -30,8 +33,8 @@ export function ticketRoutes({ dataSource }: ApiDeps): Router {
     res.json({ tickets: tickets.map(ticketJson) });
   });
 
-  router.get('/tickets/:ticketId', admin, async (req, res) => {
-    res.json(ticketJson(await getTicket(manager, parseId(req.params.ticketId, 'ticket_id'))));
+  router.get('/tickets/:ticketId', adminOrOwner, async (req, res) => {
+    res.json(ticketJson(await getTicket(manager, parseId(req.params.ticketId, 'ticket_id'), ownerOf(res))));
   });
 
   router.patch('/tickets/:ticketId', admin, async (req, res) => {

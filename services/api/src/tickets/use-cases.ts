@@ -20,8 +20,9 @@ export async function listTickets(manager: EntityManager, userId: number, status
   return manager.find(Ticket, { where: { userId, ...(status && { status }) }, order: { dueDate: 'ASC', id: 'ASC' } });
 }
 
-export async function getTicket(manager: EntityManager, id: number): Promise<Ticket> {
-  const ticket = await manager.findOneBy(Ticket, { id });
+/** A ticket; with `ownerId`, only if it is that user's (otherwise it is not found). */
+export async function getTicket(manager: EntityManager, id: number, ownerId?: number): Promise<Ticket> {
+  const ticket = await manager.findOneBy(Ticket, { id, ...(ownerId !== undefined && { userId: ownerId }) });
   if (!ticket) throw new NotFoundError('Ticket', id);
   return ticket;
 }

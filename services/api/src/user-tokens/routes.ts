@@ -1,7 +1,7 @@
 import { User } from '@notofine/db';
 import { AppError, NotFoundError } from '@notofine/errors';
 import { Router } from 'express';
-import { callerOf, requireScope } from '../api-keys/authenticate';
+import { allow, callerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId } from '../http/validation';
 import { MintUserTokenBody } from './dto';
@@ -12,7 +12,7 @@ export function userTokenRoutes({ dataSource }: ApiDeps, userTokens: UserTokens 
   const router = Router();
   const { manager } = dataSource;
 
-  router.post('/users/:userId/tokens', requireScope('admin'), async (req, res) => {
+  router.post('/users/:userId/tokens', allow('admin'), async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = req.body === undefined ? new MintUserTokenBody() : await parseBody(MintUserTokenBody, req.body);
     if (!userTokens) {

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { requireScope } from '../api-keys/authenticate';
+import { allow } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId } from '../http/validation';
 import { CreateUserBody, PreferencesBody, UpdateUserBody } from './dto';
@@ -8,7 +8,9 @@ import { createUser, deleteUser, getPreferences, getUser, setPreferences, update
 
 export function userRoutes({ dataSource, config }: ApiDeps): Router {
   const router = Router();
-  const admin = requireScope('admin');
+  const admin = allow('admin');
+  // A user token reaches its own user's profile and preferences.
+  const adminOrSelf = allow('admin', 'self');
   const { manager } = dataSource;
 
   router.post('/users', admin, async (req, res) => {
@@ -17,11 +19,11 @@ export function userRoutes({ dataSource, config }: ApiDeps): Router {
     res.status(201).location(`/users/${user.id}`).json(userJson(user));
   });
 
-  router.get('/users/:userId', admin, async (req, res) => {
+  router.get('/users/:userId', adminOrSelf, async (req, res) => {
     res.json(userJson(await getUser(manager, parseId(req.params.userId, 'user_id'))));
   });
 
-  router.patch('/users/:userId', admin, async (req, res) => {
+  router.patch('/users/:userId', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(UpdateUserBody, req.body);
     res.json(userJson(await updateUser(manager, userId, body, config.defaultPhoneRegion)));
@@ -32,12 +34,12 @@ export function userRoutes({ dataSource, config }: ApiDeps): Router {
     res.status(204).end();
   });
 
-  router.get('/users/:userId/preferences', admin, async (req, res) => {
+  router.get('/users/:userId/preferences', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     res.json({ user_id: userId, channels: await getPreferences(manager, userId) });
   });
 
-  router.put('/users/:userId/preferences', admin, async (req, res) => {
+  router.put('/users/:userId/preferences', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(PreferencesBody, req.body);
     res.json({ user_id: userId, channels: await setPreferences(manager, userId, body.channels) });
