@@ -50,6 +50,8 @@ export async function createTestEnvironment(env: Record<string, string> = {}): P
     SHUTDOWN_TIMEOUT_MS: '5000',
     HEALTH_PORT: '0',
     USER_TOKEN_SECRET: TEST_USER_TOKEN_SECRET,
+    // Tests deliver at whatever hour they run; those about quiet hours give users their own.
+    DEFAULT_QUIET_HOURS: 'off',
     ...env,
   });
   const logger = createLogger({ service: 'test', level: config.log.level, format: 'pretty' });

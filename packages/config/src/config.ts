@@ -118,7 +118,13 @@ export interface Config {
     readonly userTokenTtlMs: number;
     /** Keys encrypting push tokens at rest; the first seals, any of them opens. */
     readonly pushTokenKeys: readonly PushTokenKey[];
+    /** Signs the unsubscribe links of emails. */
+    readonly unsubscribeSecret: string;
   };
+  /** How long a digest gathers notifications with the same key before it goes out as one. */
+  readonly digestWindowMs: number;
+  /** The quiet hours a new user gets (`HH:MM` to `HH:MM`), or null for none. */
+  readonly defaultQuietHours: { readonly start: string; readonly end: string } | null;
 }
 
 /** What user tokens are signed with. */
@@ -130,6 +136,9 @@ export interface PushTokenKey {
   /** 32 bytes. */
   readonly key: Buffer;
 }
+
+/** The unsubscribe-link secret development and tests use when none is set; never accepted in production. */
+export const DEVELOPMENT_UNSUBSCRIBE_SECRET = 'notofine-development-unsubscribe-secret';
 
 /** The push-token key development and tests use when none is set; never accepted in production. */
 export const DEVELOPMENT_PUSH_TOKEN_KEY: PushTokenKey = { id: 'dev', key: Buffer.alloc(32, 'notofine-development-key') };
@@ -338,6 +347,13 @@ const schema = z.object({
         .min(1),
     )
     .optional(),
+  UNSUBSCRIBE_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -base64 48)').optional(),
+  DIGEST_WINDOW_MS: integer(1000, 86_400_000).default(10 * 60_000),
+  DEFAULT_QUIET_HOURS: z
+    .string()
+    .regex(/^(off|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$/, 'must be a window such as 21:00-08:00, or off')
+    .transform((value) => (value === 'off' ? null : { start: value.slice(0, 5), end: value.slice(6, 11) }))
+    .default({ start: '21:00', end: '08:00' }),
 });
 
 function isCronPattern(value: string): boolean {
@@ -390,6 +406,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.NODE_ENV === 'production' && e.PUSH_TOKEN_KEYS === undefined) {
     throw new ConfigError(['PUSH_TOKEN_KEYS is required in production: push tokens are encrypted at rest (e.g. PUSH_TOKEN_KEYS=k1:$(openssl rand -base64 32))']);
   }
+  if (e.NODE_ENV === 'production' && e.UNSUBSCRIBE_SECRET === undefined) {
+    throw new ConfigError(['UNSUBSCRIBE_SECRET is required in production: it signs the unsubscribe link of every email']);
+  }
   const pushTokenKeys = e.PUSH_TOKEN_KEYS ?? [DEVELOPMENT_PUSH_TOKEN_KEY];
   if (new Set(pushTokenKeys.map((key) => key.id)).size !== pushTokenKeys.length) {
     throw new ConfigError(['PUSH_TOKEN_KEYS names a key id twice']);
@@ -436,7 +455,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             : undefined,
       userTokenTtlMs: e.USER_TOKEN_TTL_MS,
       pushTokenKeys,
+      unsubscribeSecret: e.UNSUBSCRIBE_SECRET ?? DEVELOPMENT_UNSUBSCRIBE_SECRET,
     },
+    digestWindowMs: e.DIGEST_WINDOW_MS,
+    defaultQuietHours: e.DEFAULT_QUIET_HOURS,
   };
 }
 

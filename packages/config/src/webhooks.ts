@@ -7,6 +7,9 @@ export const WEBHOOK_PATHS = {
   sendgrid: '/webhooks/sendgrid',
   vonage: '/webhooks/vonage',
   twilio: '/webhooks/twilio',
+  /** Replies to SMS (STOP, START): set as the number's inbound webhook in the provider's console. */
+  vonageInbound: '/webhooks/vonage/inbound',
+  twilioInbound: '/webhooks/twilio/inbound',
 } as const;
 
 /** The callback URL of a provider's receipts, when the API's public address is known. */

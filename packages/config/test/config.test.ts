@@ -1,6 +1,8 @@
 import { ConfigError, loadConfig } from '../src';
 
 const PUSH_KEY = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
+/** What production requires besides providers. */
+const PRODUCTION = { NODE_ENV: 'production', PUSH_TOKEN_KEYS: PUSH_KEY, UNSUBSCRIBE_SECRET: 'u'.repeat(32) } as const;
 
 describe('loadConfig', () => {
   it('runs with no variable at all, on the development defaults of the spec', () => {
@@ -46,12 +48,13 @@ describe('loadConfig', () => {
   });
 
   it('refuses the outbox in production unless told to accept it', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', PUSH_TOKEN_KEYS: PUSH_KEY })).toThrow(/ALLOW_OUTBOX_IN_PRODUCTION/);
-    expect(loadConfig({ NODE_ENV: 'production', PUSH_TOKEN_KEYS: PUSH_KEY, ALLOW_OUTBOX_IN_PRODUCTION: 'true' }).log.format).toBe('json');
+    expect(() => loadConfig({ ...PRODUCTION })).toThrow(/ALLOW_OUTBOX_IN_PRODUCTION/);
+    expect(loadConfig({ ...PRODUCTION, ALLOW_OUTBOX_IN_PRODUCTION: 'true' }).log.format).toBe('json');
+    expect(() => loadConfig({ ...PRODUCTION, UNSUBSCRIBE_SECRET: undefined, ALLOW_OUTBOX_IN_PRODUCTION: 'true' })).toThrow(/UNSUBSCRIBE_SECRET is required in production/);
   });
 
   it('requires a push token key in production, and reads keys with their ids, the first sealing', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', ALLOW_OUTBOX_IN_PRODUCTION: 'true' })).toThrow(/PUSH_TOKEN_KEYS is required in production/);
+    expect(() => loadConfig({ ...PRODUCTION, PUSH_TOKEN_KEYS: undefined, ALLOW_OUTBOX_IN_PRODUCTION: 'true' })).toThrow(/PUSH_TOKEN_KEYS is required in production/);
     const second = `old:${Buffer.alloc(32, 2).toString('base64')}`;
 
     const keys = loadConfig({ PUSH_TOKEN_KEYS: `${PUSH_KEY}, ${second}` }).security.pushTokenKeys;

@@ -49,6 +49,7 @@ export async function connectNotificationService(
     logger,
     reminderBatchSize: config.reminders.batchSize,
     smsDailyCap: config.security.smsDailyCap,
+    digestWindowMs: config.digestWindowMs,
     ...(options.onCommitted && { onCommitted: options.onCommitted }),
   });
   return {

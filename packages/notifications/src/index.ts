@@ -7,7 +7,11 @@ export type {
   TicketNotificationInput,
   TicketNotificationResult,
 } from './notification-service';
+export { DEFAULT_QUIET_HOURS, TIME_OF_DAY, quietUntil } from './quiet-hours';
+export type { QuietHours } from './quiet-hours';
 export { unreachableReason } from './reachability';
+export { UNSUBSCRIBE_PATH, UnsubscribeLinks } from './unsubscribe';
+export type { OptOutChannel } from './unsubscribe';
 export type { ContactPoints } from './reachability';
 export { defaultSubject, languageOf, renderUnpaidSummary } from './reminder-summary';
 export type { RenderedMessage } from './reminder-summary';

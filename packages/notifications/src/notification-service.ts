@@ -2,8 +2,12 @@ import {
   CHANNELS,
   LIMITS,
   Ticket,
+  cancelNotification,
   claimDueReminders,
   countRecentSms,
+  lockDigest,
+  pendingDigestTime,
+  retireFinishedReminders,
   insertPendingNotifications,
   loadRecipient,
   resetFailedNotification,
@@ -17,6 +21,7 @@ import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationE
 import type { Logger } from '@notofine/logger';
 import type { DeliveryQueues } from '@notofine/queue';
 import type { DataSource, EntityManager } from 'typeorm';
+import { quietUntil } from './quiet-hours';
 import { HOW_TO_REACH, unreachableReason } from './reachability';
 import { renderUnpaidSummary } from './reminder-summary';
 
@@ -28,6 +33,16 @@ export interface SendNotificationInput {
   readonly subject?: string | null | undefined;
   /** The ticket the notification is about; it must belong to the user. */
   readonly ticketId?: number | null | undefined;
+  /** Not before then (a scheduled send). */
+  readonly sendAt?: Date | null | undefined;
+  /** Goes out even in the user's quiet hours. */
+  readonly urgent?: boolean | undefined;
+  /** A transactional notice: goes out even on a channel the user opted out of or turned off. */
+  readonly critical?: boolean | undefined;
+  /** Channels to try next, in order, should this one end `failed`. */
+  readonly fallback?: readonly Channel[] | undefined;
+  /** Pending notifications of the user on the channel with this key go out as one message. */
+  readonly digestKey?: string | null | undefined;
 }
 
 export interface TicketNotificationInput {
@@ -66,6 +81,8 @@ export interface NotificationServiceDeps {
   readonly reminderBatchSize: number;
   /** SMS a user may be sent in any 24 hours (SMS cost money); 0 means no cap. */
   readonly smsDailyCap?: number;
+  /** How long a digest gathers notifications before it goes out. */
+  readonly digestWindowMs?: number;
   /**
    * Called with the notifications just committed, before their jobs are queued: the fault
    * injection tests kill the process there.
@@ -97,7 +114,7 @@ export class NotificationService {
     if (!recipient) throw new NotFoundError('User', input.userId);
     if (input.ticketId != null) await this.assertTicketOf(manager, input.ticketId, recipient.userId);
 
-    const refusal = channelRefusal(recipient, input.channel);
+    const refusal = channelRefusal(recipient, input.channel, input.critical ?? false);
     if (refusal) {
       throw new UnprocessableError(refusal.type, refusal.title, refusal.detail, [{ field: 'channel', message: refusal.detail }]);
     }
@@ -109,15 +126,22 @@ export class NotificationService {
       subject: subjectOrNull(input.subject),
       ticketId: input.ticketId ?? null,
       reminderId: null,
+      urgent: input.urgent ?? false,
+      critical: input.critical ?? false,
+      fallbackChannels: input.fallback?.length ? input.fallback : null,
+      digestKey: input.digestKey ?? null,
     };
-    const notification = this.capsSms(wanted.channel)
-      ? await this.deps.dataSource.transaction(async (transaction) => {
-          const over = await this.overSmsCap(transaction, [recipient.userId], true);
-          const until = over.get(recipient.userId);
-          if (until) throw smsCapReached(recipient.userId, this.deps.smsDailyCap!, until);
-          return (await insertPendingNotifications(transaction, [wanted]))[0]!;
-        })
-      : (await insertPendingNotifications(manager, [wanted]))[0]!;
+    const insert = async (transaction: EntityManager): Promise<Notification> => {
+      if (this.capsSms(wanted.channel)) {
+        const until = (await this.overSmsCap(transaction, [recipient.userId], true)).get(recipient.userId);
+        if (until) throw smsCapReached(recipient.userId, this.deps.smsDailyCap!, until);
+      }
+      if (wanted.digestKey) await lockDigest(transaction, recipient.userId);
+      const scheduledAt = await this.scheduledAt(transaction, recipient, wanted, input.sendAt ?? null, new Date());
+      return (await insertPendingNotifications(transaction, [{ ...wanted, scheduledAt }]))[0]!;
+    };
+    // Checks that count or join other rows run in a transaction, under a per-user lock.
+    const notification = this.capsSms(wanted.channel) || wanted.digestKey ? await this.deps.dataSource.transaction(insert) : await insert(manager);
     await this.enqueue([notification]);
     return notification;
   }
@@ -140,9 +164,12 @@ export class NotificationService {
     const wanted: NewNotification[] = [];
     const subject = subjectOrNull(input.subject);
     for (const channel of CHANNELS) {
-      const refusal = channelRefusal(recipient, channel);
+      const refusal = channelRefusal(recipient, channel, false);
       if (refusal) skipped.set(channel, refusal.reason);
-      else wanted.push({ userId: recipient.userId, channel, message: input.message, subject, ticketId: ticket.id, reminderId: null });
+      else {
+        const scheduledAt = quietUntil(channel, recipient.quietHours, recipient.timezone, new Date());
+        wanted.push({ userId: recipient.userId, channel, message: input.message, subject, ticketId: ticket.id, reminderId: null, scheduledAt });
+      }
     }
     const noChannel = () =>
       new UnprocessableError(
@@ -182,6 +209,7 @@ export class NotificationService {
     const summary: ReminderRunSummary = { processed: 0, skipped: 0, channels: { email: 0, sms: 0, push: 0 } };
     const batchSize = this.deps.reminderBatchSize;
 
+    await retireFinishedReminders(this.deps.dataSource.manager, now);
     for (;;) {
       const { claimed, notifications } = await this.deps.dataSource.transaction(async (manager) => {
         const claimed = await claimDueReminders(manager, now, batchSize);
@@ -228,6 +256,22 @@ export class NotificationService {
     return reset;
   }
 
+  /**
+   * When a new notification goes out: at `sendAt` or now; with the pending members of its digest,
+   * or at the end of a new digest's window; and never in the user's quiet hours unless urgent.
+   * Null means at once.
+   */
+  private async scheduledAt(manager: EntityManager, recipient: Recipient, wanted: NewNotification, sendAt: Date | null, now: Date): Promise<Date | null> {
+    let at = sendAt && sendAt > now ? sendAt : now;
+    if (wanted.digestKey) {
+      const joined = await pendingDigestTime(manager, recipient.userId, wanted.channel, wanted.digestKey);
+      if (joined !== undefined) return joined;
+      at = new Date(Math.max(at.getTime(), now.getTime() + (this.deps.digestWindowMs ?? 0)));
+    }
+    if (!wanted.urgent) at = quietUntil(wanted.channel, recipient.quietHours, recipient.timezone, at) ?? at;
+    return at > now ? at : null;
+  }
+
   private capsSms(channel: Channel): boolean {
     return channel === 'sms' && (this.deps.smsDailyCap ?? 0) > 0;
   }
@@ -241,6 +285,22 @@ export class NotificationService {
       if (count >= cap) over.set(userId, new Date(oldest.getTime() + DAY_MS));
     }
     return over;
+  }
+
+  /**
+   * Cancels a notification before it is sent: it becomes `cancelled` and its job, if still
+   * waiting, is removed (one already running finds it cancelled and sends nothing).
+   *
+   * @throws {@link NotFoundError} for an unknown notification
+   * @throws {@link ConflictError} when it is sent, failed, cancelled, or being sent right now
+   */
+  async cancelNotification(id: number, reason = 'Cancelled by the caller.'): Promise<Notification> {
+    const cancelled = await cancelNotification(this.deps.dataSource.manager, id, reason);
+    if (cancelled === null) throw new NotFoundError('Notification', id);
+    if (cancelled === 'sending') throw new ConflictError(`Notification ${id} is being sent right now: it can no longer be cancelled.`);
+    if (typeof cancelled === 'string') throw new ConflictError(`Notification ${id} is ${cancelled}: only a pending notification can be cancelled.`);
+    await this.deps.queues.remove([cancelled]).catch((error: unknown) => this.deps.logger.warn('could not remove a cancelled notification\'s job: it will find it cancelled', { error, notification_id: id }));
+    return cancelled;
   }
 
   private async assertTicketOf(manager: EntityManager, ticketId: number, userId: number): Promise<void> {
@@ -292,8 +352,11 @@ interface ChannelRefusal {
   readonly reason: string;
 }
 
-/** Why a user may not get a notification (other than a reminder) on a channel; null when they may. */
-function channelRefusal(recipient: Recipient, channel: Channel): ChannelRefusal | null {
+/**
+ * Why a user may not get a notification (other than a reminder) on a channel; null when they may.
+ * A critical notice goes where the user opted out or turned the channel off, not where they have no address.
+ */
+function channelRefusal(recipient: Recipient, channel: Channel, critical: boolean): ChannelRefusal | null {
   const missing = unreachableReason(recipient, channel);
   if (missing) {
     return {
@@ -301,6 +364,15 @@ function channelRefusal(recipient: Recipient, channel: Channel): ChannelRefusal 
       title: 'The user cannot be reached on this channel',
       detail: `User ${recipient.userId} ${missing}: ${HOW_TO_REACH[channel].replace('{id}', String(recipient.userId))}, or choose another channel.`,
       reason: `the user ${missing}`,
+    };
+  }
+  if (critical) return null;
+  if (recipient.optedOut[channel]) {
+    return {
+      type: 'channel-opted-out',
+      title: 'The user unsubscribed from this channel',
+      detail: `User ${recipient.userId} unsubscribed from ${channel}: only notices marked critical go there.`,
+      reason: `the user unsubscribed from ${channel}`,
     };
   }
   if (recipient.preferences[channel] === false) {
@@ -328,8 +400,16 @@ function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotific
     subject = reminder.subject ?? summary.subject;
   }
   return reminder.channels
-    .filter((channel) => unreachableReason(reminder, channel) === null)
-    .map((channel) => ({ userId: reminder.userId, channel, message, subject, ticketId: null, reminderId: reminder.id }));
+    .filter((channel) => unreachableReason(reminder, channel) === null && !reminder.optedOut[channel])
+    .map((channel) => ({
+      userId: reminder.userId,
+      channel,
+      message,
+      subject,
+      ticketId: reminder.ticketId,
+      reminderId: reminder.id,
+      scheduledAt: quietUntil(channel, reminder.quietHours, reminder.timezone, now),
+    }));
 }
 
 /** A blank subject is no subject: the channel's default applies. */

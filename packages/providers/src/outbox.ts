@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@notofine/logger';
-import type { Accepted, EmailMessage, EmailProvider, PushMessage, PushOutcome, PushProvider, SmsMessage, SmsProvider } from './provider';
+import { unsubscribeHeaders, type Accepted, type EmailMessage, type EmailProvider, type PushMessage, type PushOutcome, type PushProvider, type SmsMessage, type SmsProvider } from './provider';
 
 /**
  * One channel's outbox: `<dir>/<channel>.jsonl`, one JSON line per message. Lines are appended
@@ -52,8 +52,8 @@ export class OutboxEmailProvider extends OutboxProvider implements EmailProvider
     super(dir, 'email', logger);
   }
 
-  async send({ notificationId, to, subject, text }: EmailMessage): Promise<Accepted> {
-    const providerMessageId = await this.file.record(notificationId, { to, subject, text });
+  async send({ notificationId, to, subject, text, unsubscribeUrl }: EmailMessage): Promise<Accepted> {
+    const providerMessageId = await this.file.record(notificationId, { to, subject, text, ...(unsubscribeUrl && { headers: unsubscribeHeaders(unsubscribeUrl) }) });
     this.logger.info('email written to the outbox', { notification_id: notificationId, to });
     return { providerMessageId };
   }

@@ -33,6 +33,16 @@ export interface EmailMessage {
   readonly to: string;
   readonly subject: string;
   readonly text: string;
+  /**
+   * The recipient's one-click unsubscribe link: sent as `List-Unsubscribe` with
+   * `List-Unsubscribe-Post` (RFC 8058), and as a link at the foot of the message.
+   */
+  readonly unsubscribeUrl?: string | undefined;
+}
+
+/** The headers that let mail clients offer a one-click unsubscribe (RFC 2369, RFC 8058). */
+export function unsubscribeHeaders(url: string | undefined): Record<string, string> {
+  return url ? { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {};
 }
 
 export interface SmsMessage {

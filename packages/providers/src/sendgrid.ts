@@ -6,7 +6,7 @@ import type { ClientRequest } from '@sendgrid/client/src/request';
 import { MailService, type ResponseError } from '@sendgrid/mail';
 import { errorForHttpStatus, toProviderError } from './classify';
 import { emailHtml } from './email-html';
-import { ProviderError, type Accepted, type EmailMessage, type EmailProvider } from './provider';
+import { ProviderError, unsubscribeHeaders, type Accepted, type EmailMessage, type EmailProvider } from './provider';
 
 export interface SendGridOptions {
   readonly apiKey: string;
@@ -98,7 +98,8 @@ export class SendGridEmailProvider implements EmailProvider {
         from: this.options.from,
         subject: message.subject,
         text: message.text,
-        html: emailHtml(message.text),
+        html: emailHtml(message.text, undefined, message.unsubscribeUrl),
+        headers: unsubscribeHeaders(message.unsubscribeUrl),
         customArgs: { notification_id: String(message.notificationId) },
       });
       const messageId = headerValue(response.headers, 'x-message-id');

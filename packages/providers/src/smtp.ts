@@ -2,7 +2,7 @@ import { maskEmail, type Logger } from '@notofine/logger';
 import nodemailer, { type NodemailerError, type SMTPPoolOptions, type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer';
 import { toProviderError } from './classify';
 import { emailHtml } from './email-html';
-import { ProviderError, type Accepted, type EmailMessage, type EmailProvider } from './provider';
+import { ProviderError, unsubscribeHeaders, type Accepted, type EmailMessage, type EmailProvider } from './provider';
 
 export interface SmtpOptions {
   /** `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://...:465`. */
@@ -51,7 +51,8 @@ export class SmtpEmailProvider implements EmailProvider {
         to: message.to,
         subject: message.subject,
         text: message.text,
-        html: emailHtml(message.text),
+        html: emailHtml(message.text, undefined, message.unsubscribeUrl),
+        headers: unsubscribeHeaders(message.unsubscribeUrl),
         // The socket timeouts only notice silence: a server trickling its replies, or a send
         // queued behind busy connections, is cut off here. The pool then drops that connection.
         signal: AbortSignal.timeout(this.timeoutMs),

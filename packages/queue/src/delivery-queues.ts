@@ -14,6 +14,8 @@ export interface DeliveryPolicy {
 export interface Delivery {
   readonly id: number;
   readonly channel: Channel;
+  /** Not before then: the job waits, delayed, until that time. */
+  readonly scheduledAt?: Date | null;
 }
 
 /** How long finished jobs stay in Redis, for Bull Board and for the job-id de-duplication. */
@@ -53,13 +55,14 @@ export class DeliveryQueues {
       list.push(delivery);
       byChannel.set(delivery.channel, list);
     }
+    const now = Date.now();
     await Promise.all(
       [...byChannel].map(([channel, list]) =>
         this.queues[channel].addBulk(
-          list.map(({ id }) => ({
+          list.map(({ id, scheduledAt }) => ({
             name: DELIVERY_JOB,
             data: { notificationId: id },
-            opts: { ...this.jobOptions, jobId: deliveryJobId(id) },
+            opts: { ...this.jobOptions, jobId: deliveryJobId(id), ...(scheduledAt && scheduledAt.getTime() > now && { delay: scheduledAt.getTime() - now }) },
           })),
         ),
       ),
@@ -73,6 +76,11 @@ export class DeliveryQueues {
   async requeue(deliveries: readonly Delivery[]): Promise<void> {
     await Promise.all(deliveries.map(({ id, channel }) => this.queues[channel].remove(deliveryJobId(id))));
     await this.enqueue(deliveries);
+  }
+
+  /** Removes the jobs of deliveries that will not happen (cancelled); a job running now stays. */
+  async remove(deliveries: readonly Delivery[]): Promise<void> {
+    await Promise.all(deliveries.map(({ id, channel }) => this.queues[channel].remove(deliveryJobId(id))));
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,7 @@ import { requestContext, requireJsonBody } from './http/request-context';
 import { notificationRoutes } from './notifications/routes';
 import { reminderRoutes } from './reminders/routes';
 import { ticketRoutes } from './tickets/routes';
+import { unsubscribeRoutes } from './unsubscribe/routes';
 import { userTokenRoutes } from './user-tokens/routes';
 import { UserTokens } from './user-tokens/user-tokens';
 import { userRoutes } from './users/routes';
@@ -62,6 +63,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
 
   // Operators' pages, for a browser: a login and a session cookie instead of the bearer key.
   app.use(adminRoutes(deps));
+  // The unsubscribe links of emails: signed, for anyone holding one.
+  app.use(unsubscribeRoutes(deps));
 
   const userTokens = security.userTokenKey && UserTokens.fromConfig(security.userTokenKey, security.userTokenTtlMs);
   app.use(authenticate(deps.dataSource.manager, deps.logger, userTokens));

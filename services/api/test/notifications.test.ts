@@ -51,6 +51,13 @@ describe('POST /notifications/send', () => {
       delivery_status: null,
       delivery_status_at: null,
       delivery_error: null,
+      scheduled_at: null,
+      urgent: false,
+      critical: false,
+      digest_key: null,
+      fallback_channels: [],
+      fallback_from_id: null,
+      fallback_to_id: null,
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });

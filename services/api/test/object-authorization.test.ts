@@ -76,6 +76,7 @@ const CLOSED_TO_USERS: Route[] = [
   ['POST /tickets/{ticket}/notify', 'post', (of) => `/tickets/${of.ticket}/notify`, () => ({ message: 'Spam' })],
   ['POST /notifications/send', 'post', () => '/notifications/send', (of) => ({ user_id: of.user, channel: 'sms', message: 'Spam' })],
   ['GET /notifications?status=failed', 'get', () => '/notifications?status=failed', undefined],
+  ['POST /notifications/{notification}/cancel', 'post', (of) => `/notifications/${of.notification}/cancel`, undefined],
   ['POST /notifications/{notification}/retry', 'post', (of) => `/notifications/${of.notification}/retry`, undefined],
   ['POST /reminders/process', 'post', () => '/reminders/process', undefined],
 ];

@@ -42,6 +42,8 @@ describe('POST /users/{id}/reminders', () => {
       ],
       next_run_at: expect.any(String),
       last_run_at: null,
+      ticket_id: null,
+      end_at: null,
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });

@@ -73,6 +73,8 @@ describe('GET /users/{id}', () => {
       phone: '+33698765432',
       locale: 'fr-BE',
       timezone: 'Europe/Paris',
+      quiet_hours: null,
+      opted_out: { email: null, sms: null },
       created_at: user.createdAt.toISOString(),
       updated_at: user.updatedAt.toISOString(),
     });
@@ -152,7 +154,7 @@ describe('PATCH /users/{id}', () => {
     const response = await harness.client.patch(`/users/${user.id}`, {});
 
     expectProblem(response, 400, 'validation-error');
-    expect(response.body.detail).toMatch(/full_name, email, phone, locale or timezone/);
+    expect(response.body.detail).toMatch(/full_name, email, phone, locale, timezone, quiet_hours or opted_out/);
     expect((await harness.env.db.manager.findOneByOrFail(User, { id: user.id })).updatedAt).toEqual(user.updatedAt);
   });
 

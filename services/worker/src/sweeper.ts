@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { findStalePending, type Channel } from '@notofine/db';
+import { findStalePending } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
-import { deliveryJobId, type DeliveryQueues } from '@notofine/queue';
+import { deliveryJobId, type Delivery, type DeliveryQueues } from '@notofine/queue';
 import type { Redis } from 'ioredis';
 import type { EntityManager } from 'typeorm';
 
@@ -67,7 +67,7 @@ export function startSweeper(options: {
   }
 
   /** Queues the rows whose job is missing or ended; leaves those whose job waits or runs. */
-  async function requeueWithoutLiveJob(rows: ReadonlyArray<{ id: number; channel: Channel }>): Promise<number> {
+  async function requeueWithoutLiveJob(rows: ReadonlyArray<Delivery>): Promise<number> {
     const pipeline = connection.pipeline();
     for (const row of rows) {
       const key = queues.queue(row.channel).toKey(deliveryJobId(row.id));
@@ -75,8 +75,8 @@ export function startSweeper(options: {
       pipeline.hget(key, 'finishedOn');
     }
     const replies = (await pipeline.exec()) ?? [];
-    const missing: Array<{ id: number; channel: Channel }> = [];
-    const ended: Array<{ id: number; channel: Channel }> = [];
+    const missing: Delivery[] = [];
+    const ended: Delivery[] = [];
     rows.forEach((row, index) => {
       const exists = replies[index * 2]?.[1] === 1;
       const finishedOn = replies[index * 2 + 1]?.[1];

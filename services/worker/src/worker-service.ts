@@ -1,9 +1,9 @@
 import { loadConfig, type Config, type RateLimit } from '@notofine/config';
 import { CHANNELS, PushTokenCipher, purgeExpiredIdempotencyKeys, type Channel } from '@notofine/db';
 import { createLogger, withLogContext, type Logger } from '@notofine/logger';
-import { connectNotificationService, type NotificationService } from '@notofine/notifications';
+import { UnsubscribeLinks, connectNotificationService, type NotificationService } from '@notofine/notifications';
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
-import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, type DeliveryJobData } from '@notofine/queue';
+import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, type Delivery, type DeliveryJobData } from '@notofine/queue';
 import { probe } from '@notofine/lifecycle';
 import { Metrics } from '@notofine/metrics';
 import { Worker } from 'bullmq';
@@ -66,7 +66,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
   const prefix = config.redis.queuePrefix;
   const providers = options.providers ?? createProviders(config.providers, logger, config.publicBaseUrl);
   const senders: Record<Channel, ChannelSender> = {
-    email: emailSender(providers.email),
+    email: emailSender(providers.email, new UnsubscribeLinks(config.security.unsubscribeSecret, config.publicBaseUrl)),
     sms: smsSender(providers.sms),
     push: pushSender(providers.push, dataSource.manager, new PushTokenCipher(config.security.pushTokenKeys), logger),
   };
@@ -80,6 +80,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     maxThrottles: config.providers.maxThrottles,
     senders,
     pauseChannel: (channel: Channel, ms: number) => queues.queue(channel).rateLimit(ms),
+    enqueue: (deliveries: readonly Delivery[]) => queues.enqueue(deliveries),
     logger,
   };
 
@@ -87,7 +88,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     CHANNELS.map((channel) => {
       const worker = new Worker<DeliveryJobData, DeliveryOutcome>(
         DELIVERY_QUEUES[channel],
-        (job) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps, channel)),
+        (job, token) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps, channel, token)),
         {
           connection,
           prefix,

@@ -2,7 +2,8 @@
 export const CHANNELS = ['email', 'sms', 'push'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-export const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed'] as const;
+/** `cancelled` is final too: cancelled by the caller, or stopped by the user's opt-out or a paid ticket. */
+export const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed', 'cancelled'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
 /**
@@ -34,6 +35,7 @@ export const LIMITS = {
   frequencyDays: { min: 1, max: 365 },
   amountCents: 100_000_000,
   apiKeyName: 100,
+  digestKey: 100,
 } as const;
 
 /** `'a', 'b'` for a CHECK constraint's IN list. */

@@ -20,6 +20,9 @@ import { User } from './user';
 @Index('IDX_notifications_reminder_id', ['reminderId'], { where: '"reminder_id" IS NOT NULL' })
 // Delivery receipts name the provider's message id.
 @Index('IDX_notifications_provider_message', ['provider', 'providerMessageId'], { where: '"provider_message_id" IS NOT NULL' })
+@Index('IDX_notifications_fallback_from_id', ['fallbackFromId'], { where: '"fallback_from_id" IS NOT NULL' })
+// Finds the pending digest a new notification joins.
+@Index('IDX_notifications_digest', ['userId', 'channel', 'digestKey'], { where: `"digest_key" IS NOT NULL AND "status" = 'pending'` })
 export class Notification {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'BY DEFAULT' })
   id!: number;
@@ -85,6 +88,34 @@ export class Notification {
   @Column({ type: 'text', nullable: true })
   deliveryError!: string | null;
 
+  /** When it is planned to go out, when not at once: `send_at`, the end of the user's quiet hours, a digest's window. */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  scheduledAt!: Date | null;
+
+  /** Goes out even in the user's quiet hours. */
+  @Column({ type: 'boolean', default: false })
+  urgent!: boolean;
+
+  /** A transactional notice that goes out even on a channel the user opted out of. */
+  @Column({ type: 'boolean', default: false })
+  critical!: boolean;
+
+  /** Channels to try next, in order, if this one ends `failed`. */
+  @Column({ type: 'varchar', length: 16, array: true, nullable: true })
+  fallbackChannels!: Channel[] | null;
+
+  /** The failed notification this one stands in for. */
+  @Column({ type: 'bigint', nullable: true })
+  fallbackFromId!: number | null;
+
+  /** The notification that stood in for this one once it failed. */
+  @Column({ type: 'bigint', nullable: true })
+  fallbackToId!: number | null;
+
+  /** Pending notifications of one user on one channel with the same key go out as one message. */
+  @Column({ type: 'varchar', length: LIMITS.digestKey, nullable: true })
+  digestKey!: string | null;
+
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt!: Date;
 
@@ -102,4 +133,8 @@ export class Notification {
   @ManyToOne(() => Reminder, { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'reminder_id' })
   reminder?: Reminder | null;
+
+  @ManyToOne(() => Notification, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'fallback_from_id' })
+  fallbackFrom?: Notification | null;
 }

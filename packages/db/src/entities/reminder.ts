@@ -12,6 +12,7 @@ import {
 } from 'typeorm';
 import { LIMITS } from './channel';
 import { ReminderChannel } from './reminder-channel';
+import { Ticket } from './ticket';
 import { User } from './user';
 
 /** A recurring reminder: every `frequencyDays`, one notification per enabled channel. */
@@ -19,6 +20,7 @@ import { User } from './user';
 @Check('CHK_reminders_frequency_days', `"frequency_days" BETWEEN ${LIMITS.frequencyDays.min} AND ${LIMITS.frequencyDays.max}`)
 @Index('IDX_reminders_user_id', ['userId'])
 @Index('IDX_reminders_due', ['nextRunAt'], { where: '"active"' })
+@Index('IDX_reminders_ticket_id', ['ticketId'], { where: '"ticket_id" IS NOT NULL' })
 export class Reminder {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'BY DEFAULT' })
   id!: number;
@@ -46,6 +48,14 @@ export class Reminder {
   @Column({ type: 'timestamptz', precision: 3, nullable: true })
   lastRunAt!: Date | null;
 
+  /** The ticket it is about: it stops once that ticket is paid or cancelled. */
+  @Column({ type: 'bigint', nullable: true })
+  ticketId!: number | null;
+
+  /** It stops at this time. */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  endAt!: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt!: Date;
 
@@ -55,6 +65,10 @@ export class Reminder {
   @ManyToOne(() => User, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'user_id' })
   user?: User;
+
+  @ManyToOne(() => Ticket, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'ticket_id' })
+  ticket?: Ticket | null;
 
   @OneToMany(() => ReminderChannel, (channel) => channel.reminder)
   channels?: ReminderChannel[];

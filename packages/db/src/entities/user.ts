@@ -24,6 +24,28 @@ export class User {
   @Column({ type: 'varchar', length: LIMITS.timezone, default: 'Europe/Paris' })
   timezone!: string;
 
+  /**
+   * Quiet hours, `HH:MM` in the user's time zone: SMS and push wait for the end of the window
+   * (email too when `quietHoursEmail`). Both null: no quiet hours. The API gives new users
+   * `DEFAULT_QUIET_HOURS`.
+   */
+  @Column({ type: 'varchar', length: 5, nullable: true })
+  quietHoursStart!: string | null;
+
+  @Column({ type: 'varchar', length: 5, nullable: true })
+  quietHoursEnd!: string | null;
+
+  @Column({ type: 'boolean', default: false })
+  quietHoursEmail!: boolean;
+
+  /** Set when the user unsubscribed from email (the link in every email); only critical notices still go. */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  emailOptedOutAt!: Date | null;
+
+  /** Set when the user answered STOP to an SMS; only critical notices still go. */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  smsOptedOutAt!: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt!: Date;
 

@@ -19,6 +19,15 @@ export interface DeliveryTarget {
   readonly devices: readonly StoredPushToken[];
   /** The lease this attempt holds on the row. */
   readonly leaseToken: string;
+  readonly timezone: string;
+  /** Not before then. */
+  readonly scheduledAt: Date | null;
+  readonly urgent: boolean;
+  readonly critical: boolean;
+  readonly digestKey: string | null;
+  readonly quietHours: { readonly start: string; readonly end: string; readonly email: boolean } | null;
+  /** Whether the user unsubscribed from this notification's channel. */
+  readonly optedOut: boolean;
 }
 
 interface DeliveryRow {
@@ -33,7 +42,16 @@ interface DeliveryRow {
   email: string | null;
   phone: string | null;
   locale: string;
+  timezone: string;
   devices: StoredPushToken[] | null;
+  scheduled_at: Date | null;
+  urgent: boolean;
+  critical: boolean;
+  digest_key: string | null;
+  quiet_hours_start: string | null;
+  quiet_hours_end: string | null;
+  quiet_hours_email: boolean;
+  opted_out: boolean;
 }
 
 /** A device's push token as the table holds it: sealed, or in clear on a row not sealed yet. */
@@ -45,8 +63,16 @@ export interface StoredPushToken {
   readonly legacyToken: string | null;
 }
 
+/**
+ * Whether the row `notifications` of the enclosing statement (its `id = $1`) follows another pending
+ * notification of its digest: the first one of the group sends them all.
+ */
+const DIGEST_LEADER_BEFORE = `SELECT 1 FROM notifications leader
+  WHERE notifications.digest_key IS NOT NULL AND leader.user_id = notifications.user_id AND leader.channel = notifications.channel
+    AND leader.digest_key = notifications.digest_key AND leader.status = 'pending' AND leader.id < notifications.id`;
+
 /** Why a delivery could not be claimed. */
-export type ClaimRefusal = 'missing' | 'final' | 'leased';
+export type ClaimRefusal = 'missing' | 'final' | 'leased' | 'in-digest';
 
 /**
  * Claims a pending notification for one delivery attempt, and loads it with its recipient's
@@ -54,7 +80,8 @@ export type ClaimRefusal = 'missing' | 'final' | 'leased';
  * lease still running. Only the holder of the lease records the outcome.
  *
  * @returns the notification to send, or why there is none to send now: `missing` (its user was
- *   erased), `final` (already sent or failed), `leased` (another attempt is on it)
+ *   erased), `final` (already sent or failed), `leased` (another attempt is on it), `in-digest`
+ *   (a member of a digest whose first pending notification, the group's leader, will send it)
  */
 export async function claimDelivery(
   manager: EntityManager,
@@ -67,9 +94,11 @@ export async function claimDelivery(
        UPDATE notifications
        SET lease_token = $2, lease_until = now() + $3 * interval '1 millisecond'
        WHERE id = $1 AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
-       RETURNING id, user_id, channel, message, subject, status, attempts, created_at
+         AND NOT EXISTS (${DIGEST_LEADER_BEFORE})
+       RETURNING id, user_id, channel, message, subject, status, attempts, created_at, scheduled_at, urgent, critical, digest_key
      )
-     SELECT c.*, u.email, u.phone, u.locale,
+     SELECT c.*, u.email, u.phone, u.locale, u.timezone, u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
+            CASE c.channel WHEN 'email' THEN u.email_opted_out_at IS NOT NULL WHEN 'sms' THEN u.sms_opted_out_at IS NOT NULL ELSE false END AS opted_out,
             CASE WHEN c.channel = 'push' THEN (
               SELECT json_agg(json_build_object('hash', d.token_hash, 'ciphertext', d.token_ciphertext, 'keyId', d.token_key_id, 'legacyToken', d.token) ORDER BY d.id)
               FROM devices d WHERE d.user_id = c.user_id AND d.disabled_at IS NULL
@@ -78,8 +107,13 @@ export async function claimDelivery(
     [notificationId, token, leaseMs],
   );
   if (!row) {
-    const [current]: Array<{ status: NotificationStatus }> = await manager.query(`SELECT status FROM notifications WHERE id = $1`, [notificationId]);
-    return !current ? 'missing' : current.status === 'pending' ? 'leased' : 'final';
+    const [current]: Array<{ status: NotificationStatus; follower: boolean }> = await manager.query(
+      `SELECT status, EXISTS (${DIGEST_LEADER_BEFORE}) AS follower FROM notifications WHERE id = $1`,
+      [notificationId],
+    );
+    if (!current) return 'missing';
+    if (current.status !== 'pending') return 'final';
+    return current.follower ? 'in-digest' : 'leased';
   }
   return {
     id: row.id,
@@ -95,6 +129,13 @@ export async function claimDelivery(
     locale: row.locale,
     devices: row.devices ?? [],
     leaseToken: token,
+    timezone: row.timezone,
+    scheduledAt: row.scheduled_at,
+    urgent: row.urgent,
+    critical: row.critical,
+    digestKey: row.digest_key,
+    quietHours: row.quiet_hours_start && row.quiet_hours_end ? { start: row.quiet_hours_start, end: row.quiet_hours_end, email: row.quiet_hours_email } : null,
+    optedOut: row.opted_out,
   };
 }
 
@@ -129,19 +170,90 @@ export async function recordNotDelivered(
   manager: EntityManager,
   target: Pick<DeliveryTarget, 'id' | 'leaseToken'>,
   outcome: { errorMessage: string; final: boolean; attempted: boolean; provider: string | null },
-): Promise<boolean> {
-  const [, count]: [unknown, number] = await manager.query(
-    `UPDATE notifications
-     SET status = CASE WHEN $4 THEN 'failed' ELSE status END,
-         error_message = $3,
-         attempts = attempts + CASE WHEN $5 THEN 1 ELSE 0 END,
-         provider = coalesce($6, provider),
-         lease_token = NULL, lease_until = NULL,
-         updated_at = now()
-     WHERE id = $1 AND status = 'pending' AND lease_token = $2`,
+): Promise<{ recorded: boolean; fallback: FallbackDelivery | null }> {
+  // A notification that fails for good with a fallback chain hands over to the next channel, in
+  // the same statement: no crash can leave it failed without its stand-in.
+  const rows: Array<{ id: number | null; fallback_id: number | null; fallback_channel: Channel | null }> = await manager.query(
+    `WITH failed AS (
+       UPDATE notifications
+       SET status = CASE WHEN $4 THEN 'failed' ELSE status END,
+           error_message = $3,
+           attempts = attempts + CASE WHEN $5 THEN 1 ELSE 0 END,
+           provider = coalesce($6, provider),
+           -- The stand-in's id is drawn here, so that one update links both ways.
+           fallback_to_id = CASE WHEN $4 AND cardinality(fallback_channels) > 0
+                                 THEN nextval(pg_get_serial_sequence('notifications', 'id')) END,
+           lease_token = NULL, lease_until = NULL,
+           updated_at = now()
+       WHERE id = $1 AND status = 'pending' AND lease_token = $2
+       RETURNING *
+     ), stand_in AS (
+       INSERT INTO notifications (id, user_id, channel, message, subject, ticket_id, reminder_id, urgent, critical, fallback_channels, fallback_from_id)
+       SELECT fallback_to_id, user_id, fallback_channels[1], message, subject, ticket_id, reminder_id, urgent, critical,
+              CASE WHEN cardinality(fallback_channels) > 1 THEN fallback_channels[2:] END, id
+       FROM failed WHERE fallback_to_id IS NOT NULL
+       RETURNING id, channel
+     )
+     SELECT f.id, s.id AS fallback_id, s.channel AS fallback_channel FROM failed f LEFT JOIN stand_in s ON true`,
     [target.id, target.leaseToken, outcome.errorMessage, outcome.final, outcome.attempted, outcome.provider],
   );
+  const [row] = rows;
+  return {
+    recorded: row !== undefined,
+    fallback: row?.fallback_id != null ? { id: Number(row.fallback_id), channel: row.fallback_channel!, fallbackFromId: target.id } : null,
+  };
+}
+
+/** The notification that takes over on the next channel of a failed one's fallback chain. */
+export interface FallbackDelivery {
+  readonly id: number;
+  readonly channel: Channel;
+  readonly fallbackFromId: number;
+}
+
+/**
+ * Ends a claimed notification without sending it (the user unsubscribed from its channel
+ * meanwhile): `cancelled`, with the reason, and the lease released.
+ */
+export async function recordCancelled(manager: EntityManager, target: Pick<DeliveryTarget, 'id' | 'leaseToken'>, reason: string): Promise<boolean> {
+  const [, count]: [unknown, number] = await manager.query(
+    `UPDATE notifications SET status = 'cancelled', error_message = $3, lease_token = NULL, lease_until = NULL, updated_at = now()
+     WHERE id = $1 AND status = 'pending' AND lease_token = $2`,
+    [target.id, target.leaseToken, reason],
+  );
   return count === 1;
+}
+
+/**
+ * Claims, under the lease of `target`, the other due pending notifications of its digest (same
+ * user, channel and key), oldest first, for them to go out in one message with it.
+ */
+export async function claimDigestMembers(
+  manager: EntityManager,
+  target: Pick<DeliveryTarget, 'id' | 'userId' | 'channel' | 'digestKey' | 'leaseToken'>,
+  leaseMs: number,
+): Promise<Array<Pick<DeliveryTarget, 'id' | 'leaseToken' | 'message' | 'createdAt'>>> {
+  const [rows]: [Array<{ id: number; message: string; created_at: Date }>, number] = await manager.query(
+    `UPDATE notifications SET lease_token = $5, lease_until = now() + $6 * interval '1 millisecond'
+     WHERE id IN (
+       SELECT id FROM notifications
+       WHERE user_id = $2 AND channel = $3 AND digest_key = $4 AND status = 'pending' AND id <> $1
+         AND (lease_until IS NULL OR lease_until < now()) AND (scheduled_at IS NULL OR scheduled_at <= now() + interval '1 second')
+       ORDER BY id FOR UPDATE SKIP LOCKED
+     )
+     RETURNING id, message, created_at`,
+    [target.id, target.userId, target.channel, target.digestKey, target.leaseToken, leaseMs],
+  );
+  return rows.sort((a, b) => a.id - b.id).map((row) => ({ id: row.id, message: row.message, createdAt: row.created_at, leaseToken: target.leaseToken }));
+}
+
+/** Gives a claimed notification back untouched (it is not its time yet): the lease is released. */
+export async function releaseDelivery(manager: EntityManager, target: Pick<DeliveryTarget, 'id' | 'leaseToken'>, scheduledAt: Date): Promise<void> {
+  await manager.query(`UPDATE notifications SET lease_token = NULL, lease_until = NULL, scheduled_at = $3, updated_at = now() WHERE id = $1 AND lease_token = $2`, [
+    target.id,
+    target.leaseToken,
+    scheduledAt,
+  ]);
 }
 
 /** Disables the devices of tokens the push provider reported dead. */
@@ -162,9 +274,9 @@ export async function disableDeviceTokens(manager: EntityManager, tokens: readon
 export async function findStalePending(
   manager: EntityManager,
   options: { graceMs: number; limit: number; afterId: number },
-): Promise<Array<{ id: number; channel: Channel }>> {
+): Promise<Array<{ id: number; channel: Channel; scheduledAt: Date | null }>> {
   return manager.query(
-    `SELECT id, channel FROM notifications
+    `SELECT id, channel, scheduled_at AS "scheduledAt" FROM notifications
      WHERE status = 'pending' AND id > $3
        AND updated_at < now() - $1 * interval '1 millisecond'
        AND (lease_until IS NULL OR lease_until < now())

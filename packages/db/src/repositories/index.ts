@@ -5,3 +5,4 @@ export * from './deliveries';
 export * from './delivery-receipts';
 export * from './idempotency';
 export * from './devices';
+export * from './opt-outs';

@@ -10,6 +10,12 @@ export interface NewNotification {
   readonly subject: string | null;
   readonly ticketId: number | null;
   readonly reminderId: number | null;
+  /** When it is to go out, if later than now. */
+  readonly scheduledAt?: Date | null;
+  readonly urgent?: boolean;
+  readonly critical?: boolean;
+  readonly fallbackChannels?: readonly Channel[] | null;
+  readonly digestKey?: string | null;
 }
 
 interface NotificationRow {
@@ -31,6 +37,13 @@ interface NotificationRow {
   delivery_error: string | null;
   lease_token: string | null;
   lease_until: Date | null;
+  scheduled_at: Date | null;
+  urgent: boolean;
+  critical: boolean;
+  fallback_channels: Channel[] | null;
+  fallback_from_id: number | null;
+  fallback_to_id: number | null;
+  digest_key: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -55,6 +68,13 @@ function notificationFromRow(row: NotificationRow): Notification {
     deliveryError: row.delivery_error,
     leaseToken: row.lease_token,
     leaseUntil: row.lease_until,
+    scheduledAt: row.scheduled_at,
+    urgent: row.urgent,
+    critical: row.critical,
+    fallbackChannels: row.fallback_channels,
+    fallbackFromId: row.fallback_from_id,
+    fallbackToId: row.fallback_to_id,
+    digestKey: row.digest_key,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -69,9 +89,13 @@ export async function insertPendingNotifications(
   notifications: readonly NewNotification[],
 ): Promise<Notification[]> {
   if (notifications.length === 0) return [];
+  // Arrays of arrays do not unnest row by row: the fallback chains travel as comma-joined text.
   const rows: NotificationRow[] = await manager.query(
-    `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id)
-     SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[])
+    `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback_channels, digest_key)
+     SELECT user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical,
+            CASE WHEN fallback = '' THEN NULL ELSE string_to_array(fallback, ',')::varchar[] END, digest_key
+     FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[], $7::timestamptz[], $8::boolean[], $9::boolean[], $10::text[], $11::varchar[])
+       AS t(user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback, digest_key)
      RETURNING *`,
     [
       notifications.map((n) => n.userId),
@@ -80,6 +104,11 @@ export async function insertPendingNotifications(
       notifications.map((n) => n.subject),
       notifications.map((n) => n.ticketId),
       notifications.map((n) => n.reminderId),
+      notifications.map((n) => n.scheduledAt ?? null),
+      notifications.map((n) => n.urgent ?? false),
+      notifications.map((n) => n.critical ?? false),
+      notifications.map((n) => (n.fallbackChannels ?? []).join(',')),
+      notifications.map((n) => n.digestKey ?? null),
     ],
   );
   // INSERT ... SELECT FROM unnest keeps the input order in practice, but that is not a promise
@@ -172,4 +201,51 @@ export async function countRecentSms(manager: EntityManager, userIds: readonly n
     [[...userIds], since],
   );
   return new Map(rows.map((row) => [Number(row.user_id), { count: Number(row.count), oldest: row.oldest }]));
+}
+
+/**
+ * Cancels a pending notification that no attempt holds right now: it will never be sent.
+ *
+ * @returns the cancelled notification, its status when it could not be (`sent`, `failed`,
+ *   `cancelled`, or `sending` while an attempt holds it), or null when it does not exist
+ */
+export async function cancelNotification(
+  manager: EntityManager,
+  id: number,
+  reason: string,
+  ownerId?: number,
+): Promise<Notification | NotificationStatus | 'sending' | null> {
+  const [[row]]: [NotificationRow[], number] = await manager.query(
+    `UPDATE notifications SET status = 'cancelled', error_message = $2, updated_at = now()
+     WHERE id = $1 AND status = 'pending' AND (lease_until IS NULL OR lease_until < now()) AND ($3::bigint IS NULL OR user_id = $3)
+     RETURNING *`,
+    [id, reason, ownerId ?? null],
+  );
+  if (row) return notificationFromRow(row);
+  const [current]: Array<{ status: NotificationStatus; leased: boolean }> = await manager.query(
+    `SELECT status, lease_until > now() AS leased FROM notifications WHERE id = $1 AND ($2::bigint IS NULL OR user_id = $2)`,
+    [id, ownerId ?? null],
+  );
+  if (!current) return null;
+  return current.status === 'pending' && current.leased ? 'sending' : current.status;
+}
+
+/**
+ * When a new notification joining a digest goes out: with the pending notification of the same
+ * user, channel and key, if there is one (they go out together), otherwise null. Call it in the
+ * transaction that inserts, after {@link lockDigest}.
+ */
+export async function pendingDigestTime(manager: EntityManager, userId: number, channel: Channel, digestKey: string): Promise<Date | null | undefined> {
+  const [row]: Array<{ scheduled_at: Date | null }> = await manager.query(
+    `SELECT scheduled_at FROM notifications
+     WHERE user_id = $1 AND channel = $2 AND digest_key = $3 AND status = 'pending'
+     ORDER BY id LIMIT 1`,
+    [userId, channel, digestKey],
+  );
+  return row ? row.scheduled_at : undefined;
+}
+
+/** Serialises the creation of one user's digest notifications, for the transaction's duration. */
+export async function lockDigest(manager: EntityManager, userId: number): Promise<void> {
+  await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('notofine:digest:' || $1::text, 0))`, [userId]);
 }

@@ -14,8 +14,12 @@ export interface ClaimedReminder {
   readonly locale: string;
   readonly timezone: string;
   readonly hasActiveDevice: boolean;
-  /** The user's unpaid tickets; only loaded for reminders without a message of their own. */
+  /** The user's unpaid tickets (the reminder's own ticket, if it has one); only loaded for reminders without a message of their own. */
   readonly unpaid: UnpaidSummary | null;
+  readonly ticketId: number | null;
+  readonly quietHours: { readonly start: string; readonly end: string; readonly email: boolean } | null;
+  /** Channels the user unsubscribed from: reminders never go there. */
+  readonly optedOut: Readonly<Partial<Record<Channel, boolean>>>;
 }
 
 export interface UnpaidSummary {
@@ -37,6 +41,12 @@ interface ClaimedRow {
   locale: string;
   timezone: string;
   has_active_device: boolean;
+  ticket_id: number | null;
+  quiet_hours_start: string | null;
+  quiet_hours_end: string | null;
+  quiet_hours_email: boolean;
+  email_opted_out: boolean;
+  sms_opted_out: boolean;
   unpaid_count: number | null;
   unpaid_total_cents: number | null;
   next_due_date: string | null;
@@ -65,6 +75,9 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
               ) AT TIME ZONE u.timezone AS candidate
        FROM reminders r JOIN users u ON u.id = r.user_id
        WHERE r.active AND r.next_run_at <= $1::timestamptz
+         -- Finished reminders are retired by retireFinishedReminders; these lines keep the claim right meanwhile.
+         AND (r.end_at IS NULL OR r.end_at > $1::timestamptz)
+         AND (r.ticket_id IS NULL OR EXISTS (SELECT 1 FROM tickets t WHERE t.id = r.ticket_id AND t.status = 'unpaid'))
        ORDER BY r.next_run_at
        LIMIT $2
        FOR UPDATE OF r SKIP LOCKED
@@ -77,9 +90,11 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
                               ELSE ((due.candidate AT TIME ZONE due.timezone) + make_interval(days => due.frequency_days)) AT TIME ZONE due.timezone
                          END
        FROM due WHERE r.id = due.id
-       RETURNING r.id, r.user_id, r.message, r.subject
+       RETURNING r.id, r.user_id, r.message, r.subject, r.ticket_id
      )
-     SELECT c.id, c.user_id, c.message, c.subject, u.email, u.phone, u.locale, u.timezone,
+     SELECT c.id, c.user_id, c.message, c.subject, c.ticket_id, u.email, u.phone, u.locale, u.timezone,
+            u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
+            u.email_opted_out_at IS NOT NULL AS email_opted_out, u.sms_opted_out_at IS NOT NULL AS sms_opted_out,
             ARRAY(SELECT rc.channel FROM reminder_channels rc
                   WHERE rc.reminder_id = c.id AND rc.enabled
                   ORDER BY array_position(ARRAY['email', 'sms', 'push']::varchar[], rc.channel)) AS channels,
@@ -92,7 +107,7 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
               coalesce(sum(t.amount_cents), 0)::bigint AS unpaid_total_cents,
               to_char(min(t.due_date), 'YYYY-MM-DD') AS next_due_date,
               (array_agg(t.reference ORDER BY t.due_date, t.id))[1] AS next_due_reference
-       FROM tickets t WHERE t.user_id = c.user_id AND t.status = 'unpaid'
+       FROM tickets t WHERE t.user_id = c.user_id AND t.status = 'unpaid' AND (c.ticket_id IS NULL OR t.id = c.ticket_id)
      ) s ON c.message IS NULL
      ORDER BY c.id`,
     [now, limit],
@@ -108,6 +123,9 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
     locale: row.locale,
     timezone: row.timezone,
     hasActiveDevice: row.has_active_device,
+    ticketId: row.ticket_id,
+    quietHours: row.quiet_hours_start && row.quiet_hours_end ? { start: row.quiet_hours_start, end: row.quiet_hours_end, email: row.quiet_hours_email } : null,
+    optedOut: { email: row.email_opted_out, sms: row.sms_opted_out },
     unpaid:
       row.message === null
         ? {
@@ -118,4 +136,38 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
           }
         : null,
   }));
+}
+
+/**
+ * Switches off the reminders that are over: past their `end_at`, or tied to a ticket now paid or
+ * cancelled. Due ones only, so that the scan stays on the due index.
+ *
+ * @returns how many were switched off
+ */
+export async function retireFinishedReminders(manager: EntityManager, now: Date): Promise<number> {
+  const [, count]: [unknown, number] = await manager.query(
+    `UPDATE reminders r SET active = false, updated_at = now()
+     WHERE r.active AND r.next_run_at <= $1::timestamptz
+       AND (r.end_at <= $1::timestamptz OR EXISTS (SELECT 1 FROM tickets t WHERE t.id = r.ticket_id AND t.status <> 'unpaid'))`,
+    [now],
+  );
+  return count;
+}
+
+/**
+ * A ticket was paid or cancelled: its reminders stop, and what is still pending about it (its
+ * reminders' notifications, notices tied to it) is cancelled, critical notices excepted. A
+ * notification an attempt holds right now is left to finish.
+ *
+ * @returns how many reminders were switched off and notifications cancelled
+ */
+export async function settleTicket(manager: EntityManager, ticketId: number, reason: string): Promise<{ reminders: number; notifications: number }> {
+  const [, reminders]: [unknown, number] = await manager.query(`UPDATE reminders SET active = false, updated_at = now() WHERE ticket_id = $1 AND active`, [ticketId]);
+  const [, notifications]: [unknown, number] = await manager.query(
+    `UPDATE notifications SET status = 'cancelled', error_message = $2, updated_at = now()
+     WHERE status = 'pending' AND NOT critical AND (lease_until IS NULL OR lease_until < now())
+       AND (ticket_id = $1 OR reminder_id IN (SELECT id FROM reminders WHERE ticket_id = $1))`,
+    [ticketId, reason],
+  );
+  return { reminders, notifications };
 }

@@ -19,6 +19,14 @@ export function notificationJson(notification: Notification) {
     delivery_status: notification.deliveryStatus,
     delivery_status_at: notification.deliveryStatusAt,
     delivery_error: notification.deliveryError,
+    scheduled_at: notification.scheduledAt,
+    urgent: notification.urgent,
+    critical: notification.critical,
+    digest_key: notification.digestKey,
+    // The fallback chain: the channels still to try, the notification this one stands in for, the one that stood in for it.
+    fallback_channels: notification.fallbackChannels ?? [],
+    fallback_from_id: notification.fallbackFromId,
+    fallback_to_id: notification.fallbackToId,
     created_at: notification.createdAt,
     updated_at: notification.updatedAt,
   };

@@ -8,6 +8,9 @@ import { decodeCursor, encodeCursor } from './cursor';
 import { NotifyTicketBody, SendNotificationBody } from './dto';
 import { notificationJson, ticketNotificationJson } from './json';
 
+/** How far ahead a send may be scheduled. */
+const MAX_SCHEDULE_MS = 366 * 86_400_000;
+
 export function notificationRoutes({ dataSource, notifications }: ApiDeps): Router {
   const router = Router();
   const { manager } = dataSource;
@@ -20,12 +23,20 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
 
   router.post('/notifications/send', send, async (req, res) => {
     const body = await parseBody(SendNotificationBody, req.body);
+    if (body.fallback?.includes(body.channel)) throw ValidationError.forField('fallback', `must not name the notification's own channel (${body.channel})`);
+    const sendAt = body.send_at === undefined ? undefined : new Date(body.send_at);
+    if (sendAt && sendAt.getTime() > Date.now() + MAX_SCHEDULE_MS) throw ValidationError.forField('send_at', 'must be at most a year from now');
     const notification = await notifications.sendNotification({
       userId: body.user_id,
       message: body.message,
       channel: body.channel,
       subject: body.subject,
       ticketId: body.ticket_id,
+      sendAt,
+      urgent: body.urgent,
+      critical: body.critical,
+      fallback: body.fallback,
+      digestKey: body.digest_key,
     });
     res.status(202).location(`/notifications/${notification.id}`).json(notificationJson(notification));
   });
@@ -57,6 +68,12 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
   router.get('/notifications', admin, async (req, res) => {
     const page = await listNotifications(manager, pageQuery(req));
     res.json({ notifications: page.items.map(notificationJson), next_cursor: page.next && encodeCursor(page.next) });
+  });
+
+  // Before it is sent: never sent then. 409 once sent, failed, cancelled, or while being sent.
+  router.post('/notifications/:notificationId/cancel', send, async (req, res) => {
+    const notification = await notifications.cancelNotification(parseId(req.params.notificationId, 'notification_id'));
+    res.json(notificationJson(notification));
   });
 
   router.post('/notifications/:notificationId/retry', admin, async (req, res) => {

@@ -1,6 +1,6 @@
 import { CHANNELS, LIMITS, type Channel } from '@notofine/db';
-import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsBoolean, IsIn, IsOptional } from 'class-validator';
-import { IntegerBetween, MessageRules, OmittableNotNull, Required, Rules, SubjectRules } from '../http/decorators';
+import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsBoolean, IsIn, IsISO8601, IsOptional, Matches } from 'class-validator';
+import { IdRules, IntegerBetween, MessageRules, OmittableNotNull, Required, Rules, SubjectRules } from '../http/decorators';
 
 const CHANNELS_MESSAGE = `must be a non-empty list of distinct channels among ${CHANNELS.join(', ')}`;
 
@@ -15,6 +15,8 @@ const Channels = () =>
     IsIn(CHANNELS, { each: true, message: `must only hold ${CHANNELS.join(', ')}` }),
   );
 const Active = () => IsBoolean({ message: 'must be true or false' });
+const END_AT_RULE = 'must be a date-time with its offset, such as 2026-12-31T23:59:00+01:00';
+const EndAt = () => Rules(IsISO8601({ strict: true, strictSeparator: true }, { message: END_AT_RULE }), Matches(/(Z|[+-]\d{2}:\d{2})$/, { message: END_AT_RULE }));
 
 export class CreateReminderBody {
   @Required() @FrequencyDays() frequency_days!: number;
@@ -23,6 +25,10 @@ export class CreateReminderBody {
   @IsOptional() @MessageRules() message?: string | null;
   @IsOptional() @SubjectRules() subject?: string | null;
   @OmittableNotNull() @Active() active?: boolean;
+  /** The ticket it is about: it stops once that ticket is paid or cancelled, and speaks of that ticket only. */
+  @IsOptional() @IdRules() ticket_id?: number | null;
+  /** It stops then. */
+  @IsOptional() @EndAt() end_at?: string | null;
 }
 
 /** Every field optional. */
@@ -34,4 +40,6 @@ export class UpdateReminderBody {
   @IsOptional() @MessageRules() message?: string | null;
   @IsOptional() @SubjectRules() subject?: string | null;
   @OmittableNotNull() @Active() active?: boolean;
+  /** `null` removes the end. */
+  @IsOptional() @EndAt() end_at?: string | null;
 }

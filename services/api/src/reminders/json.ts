@@ -9,6 +9,8 @@ export function reminderJson(reminder: ReminderWithChannels) {
     message: reminder.message,
     subject: reminder.subject,
     channels: reminder.channels.map(({ channel, enabled }) => ({ channel, enabled })),
+    ticket_id: reminder.ticketId,
+    end_at: reminder.endAt,
     next_run_at: reminder.nextRunAt,
     last_run_at: reminder.lastRunAt,
     created_at: reminder.createdAt,

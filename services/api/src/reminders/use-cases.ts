@@ -1,4 +1,4 @@
-import { CHANNELS, Reminder, ReminderChannel, User, loadRecipient, type Channel } from '@notofine/db';
+import { CHANNELS, Reminder, ReminderChannel, Ticket, User, loadRecipient, type Channel } from '@notofine/db';
 import { NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import { unreachableReason } from '@notofine/notifications';
 import type { EntityManager } from 'typeorm';
@@ -14,6 +14,7 @@ export type ReminderWithChannels = Reminder & { channels: ReminderChannel[] };
  */
 export async function createReminder(manager: EntityManager, userId: number, body: CreateReminderBody): Promise<ReminderWithChannels> {
   await assertReachable(manager, userId, body.channels);
+  if (body.ticket_id != null) await assertOwnUnpaidTicket(manager, userId, body.ticket_id);
   const id = await manager.transaction(async (tx) => {
     const reminder = await tx.save(
       tx.create(Reminder, {
@@ -22,6 +23,8 @@ export async function createReminder(manager: EntityManager, userId: number, bod
         message: body.message ?? null,
         subject: body.subject?.trim() ? body.subject : null,
         ...(body.active !== undefined && { active: body.active }),
+        ticketId: body.ticket_id ?? null,
+        endAt: body.end_at ? new Date(body.end_at) : null,
       }),
     );
     await tx.insert(
@@ -67,6 +70,7 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
       }
     }
     if (body.active !== undefined) changes.active = body.active;
+    if (body.end_at !== undefined) changes.endAt = body.end_at === null ? null : new Date(body.end_at);
     if (body.message !== undefined) changes.message = body.message;
     if (body.subject !== undefined) changes.subject = body.subject?.trim() ? body.subject : null;
     if (Object.keys(changes).length > 0) await tx.update(Reminder, { id }, changes);
@@ -90,6 +94,21 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
 export async function deleteReminder(manager: EntityManager, id: number, ownerId?: number): Promise<void> {
   const { affected } = await manager.delete(Reminder, { id, ...(ownerId !== undefined && { userId: ownerId }) });
   if (!affected) throw new NotFoundError('Reminder', id);
+}
+
+/** A reminder tied to a ticket must be about one of the user's own tickets, still unpaid. */
+async function assertOwnUnpaidTicket(manager: EntityManager, userId: number, ticketId: number): Promise<void> {
+  const ticket = await manager.findOneBy(Ticket, { id: ticketId, userId });
+  if (!ticket) {
+    throw new UnprocessableError('ticket-of-another-user', 'The ticket is not this user\'s', `User ${userId} has no ticket ${ticketId}.`, [
+      { field: 'ticket_id', message: `user ${userId} has no ticket ${ticketId}` },
+    ]);
+  }
+  if (ticket.status !== 'unpaid') {
+    throw new UnprocessableError('ticket-settled', 'The ticket is already settled', `Ticket ${ticketId} is ${ticket.status}: there is nothing to remind of.`, [
+      { field: 'ticket_id', message: `ticket ${ticketId} is ${ticket.status}` },
+    ]);
+  }
 }
 
 /** Refuses channels the user has no address for; 404 for an unknown user. */

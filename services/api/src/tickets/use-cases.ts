@@ -1,4 +1,4 @@
-import { Ticket, User, type TicketStatus } from '@notofine/db';
+import { Ticket, User, settleTicket, type TicketStatus } from '@notofine/db';
 import { ConflictError, NotFoundError, ValidationError } from '@notofine/errors';
 import { QueryFailedError, type EntityManager } from 'typeorm';
 import type { CreateTicketBody, UpdateTicketBody } from './dto';
@@ -35,8 +35,15 @@ export async function updateTicket(manager: EntityManager, id: number, body: Upd
   if (body.reference !== undefined) ticket.reference = body.reference;
   if (body.amount_cents !== undefined) ticket.amountCents = body.amount_cents;
   if (body.due_date !== undefined) ticket.dueDate = body.due_date;
+  const settled = body.status !== undefined && body.status !== 'unpaid' && ticket.status === 'unpaid';
   if (body.status !== undefined) ticket.status = body.status;
-  return saveUniqueReference(manager, ticket);
+  if (!settled) return saveUniqueReference(manager, ticket);
+  // Paid or cancelled: its reminders stop, and what was still to be sent about it is cancelled.
+  return manager.transaction(async (tx) => {
+    const saved = await saveUniqueReference(tx, ticket);
+    await settleTicket(tx, id, `Ticket ${saved.reference} was ${saved.status === 'paid' ? 'paid' : 'cancelled'}.`);
+    return saved;
+  });
 }
 
 async function saveUniqueReference(manager: EntityManager, ticket: Ticket): Promise<Ticket> {

@@ -1,4 +1,5 @@
 import { CHANNELS, LIMITS } from '@notofine/db';
+import { TIME_OF_DAY } from '@notofine/notifications';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsEmail, IsObject, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
 import { MaxCharacters, OmittableNotNull, Required, Rules } from '../http/decorators';
@@ -20,12 +21,32 @@ const Phone = () => Rules(IsString({ message: 'must be a string' }), MaxCharacte
 /** Checked and normalized by the use case. */
 const Text = () => IsString({ message: 'must be a string' });
 
+const TIME_RULE = 'must be a time of day HH:MM, such as 21:00';
+
+/** A daily window when SMS and push wait (email too with `email: true`), in the user's time zone. */
+export class QuietHoursBody {
+  @Required() @IsString({ message: TIME_RULE }) @Matches(TIME_OF_DAY, { message: TIME_RULE }) start!: string;
+  @Required() @IsString({ message: TIME_RULE }) @Matches(TIME_OF_DAY, { message: TIME_RULE }) end!: string;
+  @OmittableNotNull() @IsBoolean({ message: 'must be true or false' }) email?: boolean;
+}
+
+/** `null` removes the quiet hours; absent keeps them (21:00 to 08:00 for a new user). */
+const QuietHours = () =>
+  Rules(IsOptional(), IsObject({ message: 'must be an object such as {"start": "21:00", "end": "08:00"}, or null' }), ValidateNested(), Type(() => QuietHoursBody));
+
+/** Subscribes a user again to a channel they unsubscribed from (`false`), or unsubscribes them (`true`). */
+export class OptOutSwitches {
+  @OmittableNotNull() @IsBoolean({ message: 'must be true or false' }) email?: boolean;
+  @OmittableNotNull() @IsBoolean({ message: 'must be true or false' }) sms?: boolean;
+}
+
 export class CreateUserBody {
   @Required() @FullName() full_name!: string;
   @IsOptional() @Email() email?: string | null;
   @IsOptional() @Phone() phone?: string | null;
   @OmittableNotNull() @Text() locale?: string;
   @OmittableNotNull() @Text() timezone?: string;
+  @QuietHours() quiet_hours?: QuietHoursBody | null;
 }
 
 /** Every field optional; `null` removes an email or phone. */
@@ -35,6 +56,8 @@ export class UpdateUserBody {
   @IsOptional() @Phone() phone?: string | null;
   @OmittableNotNull() @Text() locale?: string;
   @OmittableNotNull() @Text() timezone?: string;
+  @QuietHours() quiet_hours?: QuietHoursBody | null;
+  @OmittableNotNull() @IsObject({ message: 'must be an object such as {"email": false}' }) @ValidateNested() @Type(() => OptOutSwitches) opted_out?: OptOutSwitches;
 }
 
 const Switch = () => Rules(OmittableNotNull(), IsBoolean({ message: 'must be true or false' }));

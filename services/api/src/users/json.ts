@@ -9,6 +9,9 @@ export function userJson(user: User) {
     phone: user.phone,
     locale: user.locale,
     timezone: user.timezone,
+    quiet_hours: user.quietHoursStart && user.quietHoursEnd ? { start: user.quietHoursStart, end: user.quietHoursEnd, email: user.quietHoursEmail } : null,
+    // When the user unsubscribed (email link, SMS STOP); only critical notices reach them there.
+    opted_out: { email: user.emailOptedOutAt, sms: user.smsOptedOutAt },
     created_at: user.createdAt,
     updated_at: user.updatedAt,
   };

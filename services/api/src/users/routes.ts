@@ -15,7 +15,7 @@ export function userRoutes({ dataSource, config }: ApiDeps): Router {
 
   router.post('/users', admin, async (req, res) => {
     const body = await parseBody(CreateUserBody, req.body);
-    const user = await createUser(manager, body, config.defaultPhoneRegion);
+    const user = await createUser(manager, body, config.defaultPhoneRegion, config.defaultQuietHours);
     res.status(201).location(`/users/${user.id}`).json(userJson(user));
   });
 

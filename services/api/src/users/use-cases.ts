@@ -2,19 +2,29 @@ import { CHANNELS, ChannelPreference, User, type Channel } from '@notofine/db';
 import { NotFoundError, ValidationError } from '@notofine/errors';
 import type { EntityManager } from 'typeorm';
 import { canonicalTimeZone, normalizeLocale, normalizePhone } from './contact';
-import type { ChannelSwitches, CreateUserBody, UpdateUserBody } from './dto';
+import type { ChannelSwitches, CreateUserBody, QuietHoursBody, UpdateUserBody } from './dto';
 
 export type ChannelPreferences = Record<Channel, boolean>;
 
-export async function createUser(manager: EntityManager, body: CreateUserBody, phoneRegion: string): Promise<User> {
+export async function createUser(
+  manager: EntityManager,
+  body: CreateUserBody,
+  phoneRegion: string,
+  defaultQuietHours: { readonly start: string; readonly end: string } | null,
+): Promise<User> {
   const user = manager.create(User, {
     fullName: body.full_name.trim(),
     email: body.email?.trim() || null,
     phone: body.phone ? normalizePhone(body.phone, phoneRegion) : null,
     ...(body.locale !== undefined && { locale: normalizeLocale(body.locale) }),
     ...(body.timezone !== undefined && { timezone: canonicalTimeZone(body.timezone) }),
+    ...quietHoursColumns(body.quiet_hours !== undefined ? body.quiet_hours : defaultQuietHours),
   });
   return manager.save(user);
+}
+
+function quietHoursColumns(quiet: Pick<QuietHoursBody, 'start' | 'end' | 'email'> | null): Pick<User, 'quietHoursStart' | 'quietHoursEnd' | 'quietHoursEmail'> {
+  return { quietHoursStart: quiet?.start ?? null, quietHoursEnd: quiet?.end ?? null, quietHoursEmail: quiet?.email ?? false };
 }
 
 export async function getUser(manager: EntityManager, id: number): Promise<User> {
@@ -25,7 +35,7 @@ export async function getUser(manager: EntityManager, id: number): Promise<User>
 
 export async function updateUser(manager: EntityManager, id: number, body: UpdateUserBody, phoneRegion: string): Promise<User> {
   if (Object.keys(body).length === 0) {
-    throw new ValidationError('Send at least one field to change: full_name, email, phone, locale or timezone.');
+    throw new ValidationError('Send at least one field to change: full_name, email, phone, locale, timezone, quiet_hours or opted_out.');
   }
   const user = await getUser(manager, id);
   if (body.full_name !== undefined) user.fullName = body.full_name.trim();
@@ -33,6 +43,10 @@ export async function updateUser(manager: EntityManager, id: number, body: Updat
   if (body.phone !== undefined) user.phone = body.phone ? normalizePhone(body.phone, phoneRegion) : null;
   if (body.locale !== undefined) user.locale = normalizeLocale(body.locale);
   if (body.timezone !== undefined) user.timezone = canonicalTimeZone(body.timezone);
+  if (body.quiet_hours !== undefined) Object.assign(user, quietHoursColumns(body.quiet_hours));
+  // The time of an opt-out is kept as it was: setting it again changes nothing.
+  if (body.opted_out?.email !== undefined) user.emailOptedOutAt = body.opted_out.email ? (user.emailOptedOutAt ?? new Date()) : null;
+  if (body.opted_out?.sms !== undefined) user.smsOptedOutAt = body.opted_out.sms ? (user.smsOptedOutAt ?? new Date()) : null;
   return manager.save(user);
 }
 

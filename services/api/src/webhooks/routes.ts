@@ -1,9 +1,11 @@
-import { applyDeliveryReceipt, type DeliveryReceipt } from '@notofine/db';
+import { applyDeliveryReceipt, setSmsOptOutByPhone, type DeliveryReceipt } from '@notofine/db';
 import { WEBHOOK_PATHS } from '@notofine/config';
 import express, { Router, type Request } from 'express';
 import type { ApiDeps } from '../deps';
 import { sendGridPublicKey, sendGridReceipts, verifySendGridSignature } from './sendgrid';
 import { unreadableReceipt, webhookNotConfigured } from './signature-error';
+import { smsReplyIntent } from './sms-replies';
+import { normalizePhone } from '../users/contact';
 import { twilioReceipt, verifyTwilioSignature } from './twilio';
 import { verifyVonageSignature, vonageReceipt } from './vonage';
 
@@ -61,6 +63,37 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
     if (vonageSignatureSecret) verifyVonageSignature(params, vonageSignatureSecret);
     const receipt = vonageReceipt(params);
     res.json(await apply(receipt ? [receipt] : []));
+  });
+
+  /** Applies a STOP or START reply from a phone number; other replies are ignored. */
+  const applyReply = async (provider: string, from: string | undefined, text: string | undefined) => {
+    const intent = smsReplyIntent(text);
+    if (!intent || !from) return;
+    let phone: string;
+    try {
+      phone = normalizePhone(from, config.defaultPhoneRegion);
+    } catch {
+      return; // a short code or an alphanumeric sender: nobody of ours
+    }
+    const users = await setSmsOptOutByPhone(dataSource.manager, phone, intent === 'stop');
+    logger.info(intent === 'stop' ? 'sms opt-out received' : 'sms opt-in received', { provider, phone, users });
+  };
+
+  // Vonage's inbound messages: `msisdn` is the sender, in international form without the plus.
+  router.all(WEBHOOK_PATHS.vonageInbound, raw, async (req, res) => {
+    const params = paramsOf(req, 'Vonage');
+    if (vonageSignatureSecret) verifyVonageSignature(params, vonageSignatureSecret);
+    await applyReply('vonage', params.msisdn && `+${params.msisdn.replace(/^\+/, '')}`, params.text);
+    res.status(204).end();
+  });
+
+  router.post(WEBHOOK_PATHS.twilioInbound, raw, async (req, res) => {
+    if (!twilioAuthToken || !config.publicBaseUrl) throw webhookNotConfigured('Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL');
+    const params = paramsOf(req, 'Twilio');
+    verifyTwilioSignature(twilioAuthToken, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
+    await applyReply('twilio', params.From, params.Body);
+    // An empty answer: Twilio sends no reply of its own (its opt-out handling confirms a STOP).
+    res.status(204).end();
   });
 
   router.post(WEBHOOK_PATHS.twilio, raw, async (req, res) => {

@@ -1,10 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { claimDelivery, isDatabaseUnavailable, recordNotDelivered, recordSent, type Channel, type DeliveryTarget } from '@notofine/db';
+import {
+  claimDelivery,
+  claimDigestMembers,
+  isDatabaseUnavailable,
+  recordCancelled,
+  recordNotDelivered,
+  recordSent,
+  releaseDelivery,
+  type Channel,
+  type ClaimRefusal,
+  type DeliveryTarget,
+} from '@notofine/db';
 import type { Logger } from '@notofine/logger';
 import type { Metrics } from '@notofine/metrics';
 import { ProviderError, toProviderError } from '@notofine/providers';
-import type { DeliveryJobData } from '@notofine/queue';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { quietUntil } from '@notofine/notifications';
+import type { Delivery, DeliveryJobData } from '@notofine/queue';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { EntityManager } from 'typeorm';
 import { UndeliverableError, type ChannelSender } from './channel-sender';
 
@@ -20,11 +32,16 @@ export interface DeliveryDeps {
   readonly senders: Readonly<Record<Channel, ChannelSender>>;
   /** Holds back a channel's whole queue for a while (the provider asked us to slow down, or PostgreSQL is gone). */
   readonly pauseChannel: (channel: Channel, ms: number) => Promise<void>;
+  /** Queues deliveries (a failed notification's stand-in on its fallback channel). */
+  readonly enqueue: (deliveries: readonly Delivery[]) => Promise<void>;
   readonly logger: Logger;
 }
 
 /** What a delivery job ended with, kept as the job's return value. */
-export type DeliveryOutcome = 'sent' | 'already-final' | 'missing' | 'leased-elsewhere';
+export type DeliveryOutcome = 'sent' | 'already-final' | 'missing' | 'leased-elsewhere' | 'cancelled' | 'in-digest';
+
+/** A job that runs this much ahead of its notification's planned time is put back, delayed. */
+const EARLY_TOLERANCE_MS = 1000;
 
 /** Longest pause a provider's throttling may impose on a queue. */
 const MAX_THROTTLE_MS = 10 * 60_000;
@@ -46,7 +63,7 @@ const DATABASE_PAUSE_MS = 2000;
  * - Throttling, and PostgreSQL being away, pause the channel's queue and put the job back without
  *   spending an attempt.
  */
-export async function deliverNotification(job: Job<DeliveryJobData>, deps: DeliveryDeps, channel: Channel): Promise<DeliveryOutcome> {
+export async function deliverNotification(job: Job<DeliveryJobData>, deps: DeliveryDeps, channel: Channel, token?: string): Promise<DeliveryOutcome> {
   const { notificationId } = job.data;
   let claim;
   try {
@@ -58,7 +75,29 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
     throw Worker.RateLimitError();
   }
   if (typeof claim === 'string') return notClaimed(claim, notificationId, deps);
-  const target = claim;
+  let target = claim;
+
+  // Unsubscribed since it was accepted: it is not sent (a critical notice is).
+  if (target.optedOut && !target.critical) {
+    if (await persistently(() => recordCancelled(deps.manager, target, `The user unsubscribed from ${target.channel}.`))) {
+      deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'cancelled' });
+    }
+    deps.logger.info('notification cancelled: the user unsubscribed', { notification_id: target.id, channel: target.channel });
+    return 'cancelled';
+  }
+  // Not its time: a job run early (queued again without its delay), or quiet hours begun since.
+  const now = new Date();
+  const planned = target.scheduledAt && target.scheduledAt.getTime() > now.getTime() + EARLY_TOLERANCE_MS ? target.scheduledAt : null;
+  const notBefore = planned ?? (target.urgent ? null : quietUntil(target.channel, target.quietHours, target.timezone, now));
+  if (notBefore && token !== undefined) {
+    await persistently(() => releaseDelivery(deps.manager, target, notBefore));
+    await job.moveToDelayed(notBefore.getTime(), token);
+    deps.logger.info('notification put back until its time', { notification_id: target.id, until: notBefore.toISOString() });
+    throw new DelayedError();
+  }
+  // A digest goes out as one message with every member of its group that is due.
+  const members = target.digestKey ? await claimDigestMembers(deps.manager, target, deps.leaseMs) : [];
+  if (members.length > 0) target = { ...target, message: [target.message, ...members.map((member) => member.message)].join('\n\n') };
 
   const sender = deps.senders[target.channel];
   const stopTimer = deps.metrics.providerCallDuration.startTimer({ provider: sender.provider });
@@ -69,20 +108,28 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
     const outcome = error instanceof UndeliverableError ? 'undeliverable' : toProviderError(error).kind;
     stopTimer({ outcome });
     deps.metrics.providerErrors.inc({ provider: sender.provider, kind: outcome });
+    // The digest's other members go back to their own jobs (or, theirs done, to the sweeper).
+    await Promise.all(members.map((member) => releaseDelivery(deps.manager, member, new Date()).catch(() => undefined)));
     return recordFailure(error, target, sender, job, deps);
   }
   stopTimer({ outcome: 'ok' });
-  // The provider took it: the row must say so, even if PostgreSQL hiccups right now.
-  if (await persistently(() => recordSent(deps.manager, target, { provider: sender.provider, providerMessageId: accepted.providerMessageId }))) {
-    deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'sent' });
-    deps.metrics.sendLatency.observe({ channel: target.channel }, (Date.now() - target.createdAt.getTime()) / 1000);
+  // The provider took it: the rows must say so, even if PostgreSQL hiccups right now.
+  for (const sent of [target, ...members]) {
+    if (await persistently(() => recordSent(deps.manager, sent, { provider: sender.provider, providerMessageId: accepted.providerMessageId }))) {
+      deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'sent' });
+      deps.metrics.sendLatency.observe({ channel: target.channel }, (Date.now() - sent.createdAt.getTime()) / 1000);
+    }
   }
   deps.logger.info('notification sent', { notification_id: target.id, channel: target.channel, provider: sender.provider });
   return 'sent';
 }
 
-function notClaimed(refusal: 'missing' | 'final' | 'leased', notificationId: number, deps: DeliveryDeps): DeliveryOutcome {
+function notClaimed(refusal: ClaimRefusal, notificationId: number, deps: DeliveryDeps): DeliveryOutcome {
   switch (refusal) {
+    case 'in-digest':
+      // The first pending notification of its digest sends it along (or, failing, leaves it to the sweeper).
+      deps.logger.info('notification goes out with its digest', { notification_id: notificationId });
+      return 'in-digest';
     case 'missing':
       // Its user was erased after it was queued.
       deps.logger.info('notification no longer exists, nothing to send', { notification_id: notificationId });
@@ -152,10 +199,16 @@ async function recordFailure(
   }
 }
 
-/** Records an attempt that did not deliver, and counts the notification when it becomes `failed`. */
+/**
+ * Records an attempt that did not deliver, and counts the notification when it becomes `failed`;
+ * queues its stand-in when it has a fallback channel (the sweeper does if Redis cannot now).
+ */
 async function recordOutcome(deps: DeliveryDeps, target: DeliveryTarget, outcome: Parameters<typeof recordNotDelivered>[2]): Promise<void> {
-  if ((await persistently(() => recordNotDelivered(deps.manager, target, outcome))) && outcome.final) {
-    deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'failed' });
+  const { recorded, fallback } = await persistently(() => recordNotDelivered(deps.manager, target, outcome));
+  if (recorded && outcome.final) deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'failed' });
+  if (fallback) {
+    deps.logger.info('notification failed, trying its fallback channel', { notification_id: target.id, fallback_id: fallback.id, channel: fallback.channel });
+    await deps.enqueue([fallback]).catch((error: unknown) => deps.logger.warn('could not queue the fallback now: the sweeper will', { error, notification_id: fallback.id }));
   }
 }
 

@@ -1,18 +1,22 @@
-import { defaultSubject } from '@notofine/notifications';
+import { defaultSubject, languageOf, type UnsubscribeLinks } from '@notofine/notifications';
 import type { EmailProvider } from '@notofine/providers';
 import { UndeliverableError, type ChannelSender } from './channel-sender';
 
-/** The email queue's sender. */
-export function emailSender(provider: EmailProvider): ChannelSender {
+const UNSUBSCRIBE_FOOTER = { fr: 'Ne plus recevoir ces emails :', en: 'Stop receiving these emails:' } as const;
+
+/** The email queue's sender: every email carries its one-click unsubscribe link, in a header and at its foot. */
+export function emailSender(provider: EmailProvider, unsubscribe: UnsubscribeLinks): ChannelSender {
   return {
     provider: provider.name,
     async send(target) {
       if (!target.email) throw new UndeliverableError('The user has no email address any more.');
+      const unsubscribeUrl = unsubscribe.url(target.userId, 'email');
       return provider.send({
         notificationId: target.id,
         to: target.email,
         subject: target.subject ?? defaultSubject(target.locale),
-        text: target.message,
+        text: unsubscribeUrl ? `${target.message}\n\n-- \n${UNSUBSCRIBE_FOOTER[languageOf(target.locale)]} ${unsubscribeUrl}` : target.message,
+        unsubscribeUrl,
       });
     },
   };
