@@ -6,6 +6,7 @@ import { createTestEnvironment, type TestEnvironment } from '@test/test-environm
 import { waitFor } from '@test/wait-for';
 import { DateTime } from 'luxon';
 import request from 'supertest';
+import twilio from 'twilio';
 import { start as startApi, type ApiService } from '../../services/api/src/api-service';
 import { openDeliveryQueues, type DeliveryQueuesProbe } from '../../services/api/test/delivery-queues';
 import { start as startWorker, type WorkerService } from '../../services/worker/src/worker-service';
@@ -15,6 +16,7 @@ import { start as startWorker, type WorkerService } from '../../services/worker/
 // the worker sending through scripted providers that record every call.
 
 const PUBLIC_BASE_URL = 'https://notify.example.test';
+const TWILIO_TOKEN = 'twilio-auth-token-for-tests';
 let env: TestEnvironment;
 let api: ApiService;
 let client: ApiClient;
@@ -23,7 +25,7 @@ let providers: ScriptedProviders;
 let worker: WorkerService | undefined;
 
 beforeAll(async () => {
-  env = await createTestEnvironment({ PUBLIC_BASE_URL, DIGEST_WINDOW_MS: '1500' });
+  env = await createTestEnvironment({ PUBLIC_BASE_URL, DIGEST_WINDOW_MS: '1500', TWILIO_AUTH_TOKEN: TWILIO_TOKEN });
   api = await startApi({ config: env.config, logger: env.logger, listen: false });
   client = apiClient(api.app);
   queues = openDeliveryQueues(env);
@@ -288,6 +290,22 @@ describe('opting out', () => {
     expect(stopped.smsOptedOutAt).toEqual(expect.any(Date));
     expect(refused.body.type).toBe('/problems/channel-opted-out');
     expect((await env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toBeNull();
+  });
+});
+
+describe('SMS replies through Twilio', () => {
+  it('turns SMS off on a STOP signed by Twilio, and refuses an unsigned one', async () => {
+    const user = await userWith({ phone: '+33633334444' });
+    const params = { From: '+33633334444', To: '+33700000000', Body: 'STOP', MessageSid: 'SM0123' };
+    const signature = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, `${PUBLIC_BASE_URL}/webhooks/twilio/inbound`, params);
+
+    const unsigned = await request(api.app).post('/webhooks/twilio/inbound').type('form').send(params).expect(401);
+    const unchanged = await env.db.manager.findOneByOrFail(User, { id: user.id });
+    await request(api.app).post('/webhooks/twilio/inbound').set('X-Twilio-Signature', signature).type('form').send(params).expect(204);
+
+    expect(unsigned.body.type).toMatch(/^\/problems\//);
+    expect(unchanged.smsOptedOutAt).toBeNull();
+    expect((await env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toEqual(expect.any(Date));
   });
 });
 

@@ -58,6 +58,16 @@ it('posts the message to /v3/mail/send with the API key, a text and an HTML part
   ]);
 });
 
+it('sends the one-click unsubscribe headers (RFC 8058), and the link in the HTML part', async () => {
+  const url = 'https://notify.example.test/unsubscribe/MTIuZW1haWw.sig';
+
+  await provider.send({ ...message, text: `${message.text}\n\n-- \nNe plus recevoir ces emails : ${url}`, unsubscribeUrl: url });
+
+  const [mail] = sendgrid.mails().slice(-1) as Array<{ headers?: Record<string, string>; content: Array<{ value: string }> }>;
+  expect(mail!.headers).toEqual({ 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' });
+  expect(mail!.content[1]!.value).toContain(`Ne plus recevoir ces emails : <a href="${url}">${url}</a>`);
+});
+
 it.each([
   ['500: retry', sendGridError(500, ['internal error']), { kind: 'retry', message: 'HTTP 500: internal error' }],
   ['503: retry', { status: 503, body: 'upstream connect error' }, { kind: 'retry', message: 'HTTP 503: upstream connect error' }],

@@ -44,6 +44,15 @@ describe('SmtpEmailProvider against a real SMTP server', () => {
     expect(delivered?.mail.messageId).toBe(`<${accepted.providerMessageId}>`);
   });
 
+  it('sends the one-click unsubscribe headers (RFC 8058) when the message has a link', async () => {
+    const url = 'https://notify.example.test/unsubscribe/MTIuZW1haWw.sig';
+
+    await provider.send({ ...message, unsubscribeUrl: url });
+
+    const headers = server.received.at(-1)?.mail.headerLines.map((header) => header.line) ?? [];
+    expect(headers).toEqual(expect.arrayContaining([`List-Unsubscribe: <${url}>`, 'List-Unsubscribe-Post: List-Unsubscribe=One-Click']));
+  });
+
   it('escapes the message in the HTML part', async () => {
     await provider.send({ ...message, text: 'Montant <b>135 €</b> & "frais"' });
 
