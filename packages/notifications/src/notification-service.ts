@@ -101,11 +101,13 @@ export class NotificationService {
   constructor(private readonly deps: NotificationServiceDeps) {}
 
   /**
-   * Sends one notification to a user on one channel.
+   * Sends one notification to a user on one channel: at once, or at `sendAt`, at the end of the
+   * user's quiet hours, or with its digest (the row's `scheduledAt`, the job delayed till then).
    *
    * @throws {@link NotFoundError} for an unknown user or ticket
    * @throws {@link UnprocessableError} for a ticket of another user, or a channel the user cannot
-   *   be reached on or has turned off
+   *   be reached on, has turned off or unsubscribed from (the last two unless `critical`)
+   * @throws {@link AppError} 429 when an SMS would pass the user's daily cap
    */
   async sendNotification(input: SendNotificationInput): Promise<Notification> {
     assertMessage(input.message, input.subject);
