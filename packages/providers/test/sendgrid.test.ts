@@ -63,7 +63,7 @@ it('sends the one-click unsubscribe headers (RFC 8058), and the link in the HTML
 
   await provider.send({ ...message, text: `${message.text}\n\n-- \nNe plus recevoir ces emails : ${url}`, unsubscribeUrl: url });
 
-  const [mail] = sendgrid.mails().slice(-1) as Array<{ headers?: Record<string, string>; content: Array<{ value: string }> }>;
+  const [mail] = sendgrid.mails().slice(-1);
   expect(mail!.headers).toEqual({ 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' });
   expect(mail!.content[1]!.value).toContain(`Ne plus recevoir ces emails : <a href="${url}">${url}</a>`);
 });

@@ -9,6 +9,7 @@ export interface SendGridMailBody {
   readonly subject: string;
   readonly content: ReadonlyArray<{ readonly type: string; readonly value: string }>;
   readonly custom_args?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
