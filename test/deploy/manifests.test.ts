@@ -562,6 +562,8 @@ describe.each(['api', 'worker'] as const)('services/%s/Dockerfile', (service) =>
     // Only dist/ of the workspaces is copied from the build: packages/* (packages/db's migrations
     // and cli/migrate.js among them) and this service.
     expect(args('RUN', stages[0]).join('\n')).toMatch(new RegExp(`for ws in packages/\\* services/${service}; .*cp -R "\\$ws/dist"`));
+    // Files the packages read at run time, beside their dist/.
+    expect(args('RUN', stages[0]).join('\n')).toContain('cp -R packages/notifications/templates /out/packages/notifications/templates');
   });
 
   it('runs as the non-root node user', () => {

@@ -24,10 +24,13 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { quietUntil } from './quiet-hours';
 import { HOW_TO_REACH, unreachableReason } from './reachability';
 import { renderUnpaidSummary } from './reminder-summary';
+import { renderTemplate } from './templates';
 
 export interface SendNotificationInput {
   readonly userId: number;
-  readonly message: string;
+  /** The text; or, instead, a template rendered in the user's language for the channel. */
+  readonly message?: string | undefined;
+  readonly template?: { readonly kind: string; readonly data: unknown } | undefined;
   readonly channel: Channel;
   /** Email subject, push title; a default is used when absent. */
   readonly subject?: string | null | undefined;
@@ -110,10 +113,12 @@ export class NotificationService {
    * @throws {@link AppError} 429 when an SMS would pass the user's daily cap
    */
   async sendNotification(input: SendNotificationInput): Promise<Notification> {
-    assertMessage(input.message, input.subject);
+    if (!input.template) assertMessage(input.message ?? '', input.subject);
     const { manager } = this.deps.dataSource;
     const recipient = await loadRecipient(manager, input.userId);
     if (!recipient) throw new NotFoundError('User', input.userId);
+    const { message, subject } = input.template ? renderedFor(input.template, input.channel, recipient, input.subject) : { message: input.message!, subject: input.subject };
+    if (input.template) assertMessage(message, subject);
     if (input.ticketId != null) await this.assertTicketOf(manager, input.ticketId, recipient.userId);
 
     const refusal = channelRefusal(recipient, input.channel, input.critical ?? false);
@@ -124,8 +129,8 @@ export class NotificationService {
     const wanted: NewNotification = {
       userId: recipient.userId,
       channel: input.channel,
-      message: input.message,
-      subject: subjectOrNull(input.subject),
+      message,
+      subject: subjectOrNull(subject),
       ticketId: input.ticketId ?? null,
       reminderId: null,
       urgent: input.urgent ?? false,
@@ -430,6 +435,20 @@ function assertMessage(message: string, subject: string | null | undefined): voi
   if (subjectLength > LIMITS.subject) {
     throw ValidationError.forField('subject', `must be at most ${LIMITS.subject} characters (got ${subjectLength})`);
   }
+}
+
+/**
+ * A template's text for the channel in the recipient's language, and its subject (email) or title
+ * (push) unless the caller gave one.
+ */
+function renderedFor(
+  template: { readonly kind: string; readonly data: unknown },
+  channel: Channel,
+  recipient: Recipient,
+  subject: string | null | undefined,
+): { message: string; subject: string | null | undefined } {
+  const rendered: { text: string; subject?: string; title?: string } = renderTemplate(template.kind, channel, template.data, recipient);
+  return { message: rendered.text, subject: subject ?? rendered.subject ?? rendered.title };
 }
 
 /** Characters as PostgreSQL's varchar counts them: code points, an emoji being one (two UTF-16 units). */

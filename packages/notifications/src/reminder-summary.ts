@@ -1,4 +1,5 @@
 import type { UnpaidSummary } from '@notofine/db';
+import { formatDate, formatEuros, today } from './format';
 
 /** A rendered message: subject (email) or title (push), and body. */
 export interface RenderedMessage {
@@ -11,23 +12,6 @@ type Language = 'fr' | 'en';
 /** The language of a locale that has texts; French when the locale's language has none. */
 export function languageOf(locale: string): Language {
   return locale.toLowerCase().startsWith('en') ? 'en' : 'fr';
-}
-
-// Intl separates amounts and units with no-break spaces, which are not in the GSM 7-bit alphabet:
-// one of them would make an SMS switch to UCS-2 and its segments shrink from 160 to 70 characters.
-const plainSpaces = (text: string): string => text.replace(/[\u00a0\u202f]/g, ' ');
-
-function formatEuros(cents: number, locale: string): string {
-  return plainSpaces(new Intl.NumberFormat(locale, { style: 'currency', currency: 'EUR' }).format(cents / 100));
-}
-
-function formatDate(isoDate: string, locale: string): string {
-  return new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(new Date(`${isoDate}T00:00:00Z`));
-}
-
-/** Today's date, `YYYY-MM-DD`, in a time zone. */
-function today(timezone: string, now: Date): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { CHANNELS, LIMITS, type Channel } from '@notofine/db';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsISO8601, IsOptional, IsString, Matches } from 'class-validator';
+import { TEMPLATE_KINDS, type TemplateKind } from '@notofine/notifications';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsISO8601, IsObject, IsOptional, IsString, Matches, ValidateIf } from 'class-validator';
 import { IdRules, MessageRules, OmittableNotNull, Required, SubjectRules } from '../http/decorators';
 
 const DATE_TIME_RULE = 'must be a date-time with its offset, such as 2026-12-01T09:00:00+01:00';
@@ -7,7 +8,15 @@ const DIGEST_KEY_RULE = `must be 1 to ${LIMITS.digestKey} letters, digits, or . 
 
 export class SendNotificationBody {
   @Required() @IdRules() user_id!: number;
-  @Required() @MessageRules() message!: string;
+  /** The text; or `template` and `data` instead. */
+  @ValidateIf((body: SendNotificationBody) => body.template === undefined || body.message !== undefined)
+  @Required('is required, or a template with its data')
+  @MessageRules()
+  message?: string;
+  /** A message kind rendered in the user's language for the channel (see packages/notifications/templates). */
+  @OmittableNotNull() @IsIn(TEMPLATE_KINDS, { message: `must be one of ${TEMPLATE_KINDS.join(', ')}` }) template?: TemplateKind;
+  /** The template's variables, e.g. {"reference": "ABC123", "amount_cents": 13500, "due_date": "2026-12-15"}. */
+  @OmittableNotNull() @IsObject({ message: 'must be an object of the template\'s variables' }) data?: Record<string, unknown>;
   @Required() @IsIn(CHANNELS, { message: `must be one of ${CHANNELS.join(', ')}` }) channel!: Channel;
   /** Email subject, push title. */
   @IsOptional() @SubjectRules() subject?: string | null;

@@ -23,12 +23,15 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
 
   router.post('/notifications/send', send, async (req, res) => {
     const body = await parseBody(SendNotificationBody, req.body);
+    if (body.message !== undefined && body.template !== undefined) throw ValidationError.forField('template', 'must not come with a message: send one or the other');
+    if (body.data !== undefined && body.template === undefined) throw ValidationError.forField('data', 'goes with a template: name one');
     if (body.fallback?.includes(body.channel)) throw ValidationError.forField('fallback', `must not name the notification's own channel (${body.channel})`);
     const sendAt = body.send_at === undefined ? undefined : new Date(body.send_at);
     if (sendAt && sendAt.getTime() > Date.now() + MAX_SCHEDULE_MS) throw ValidationError.forField('send_at', 'must be at most a year from now');
     const notification = await notifications.sendNotification({
       userId: body.user_id,
       message: body.message,
+      template: body.template && { kind: body.template, data: body.data ?? {} },
       channel: body.channel,
       subject: body.subject,
       ticketId: body.ticket_id,
