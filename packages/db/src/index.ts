@@ -9,3 +9,4 @@ export { MIGRATIONS } from './migrations';
 export { SnakeNamingStrategy } from './naming-strategy';
 export * from './repositories';
 export { PushTokenCipher, pushTokenHash, pushTokenPreview, type SealedPushToken } from './push-tokens';
+export { MicroBatcher, type MicroBatcherOptions } from './micro-batcher';

@@ -9,6 +9,7 @@ import { Metrics } from '@notofine/metrics';
 import { Worker } from 'bullmq';
 import type { ChannelSender } from './delivery/channel-sender';
 import { deliverNotification, type DeliveryOutcome } from './delivery/deliver-notification';
+import { batchedDeliveryStore } from './delivery/delivery-store';
 import { emailSender } from './delivery/email-sender';
 import { pushSender } from './delivery/push-sender';
 import { smsSender } from './delivery/sms-sender';
@@ -36,6 +37,13 @@ export interface WorkerService {
   /** Stops taking jobs, lets the ones in hand finish (within the shutdown timeout), closes everything. */
   stop(): Promise<void>;
 }
+
+/**
+ * Claims, and `sent` records, per statement at most, and such statements running at once: two of
+ * each kind keep the database busy while the next batch gathers, and leave the rest of the pool to
+ * the other queries.
+ */
+const DELIVERY_BATCHING = { maxBatch: 250, maxInFlight: 2 } as const;
 
 /**
  * BullMQ checks a queue's manual rate limit (set when a provider throttles, see
@@ -73,6 +81,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
   const metrics = new Metrics('worker');
   const deps = {
     manager: dataSource.manager,
+    store: batchedDeliveryStore(dataSource.manager, { leaseMs: config.delivery.leaseMs, ...DELIVERY_BATCHING }),
     metrics,
     // A second more than the providers' own timeouts, so that their errors, more precise, come first.
     providerTimeoutMs: config.providers.timeoutMs + 1000,

@@ -75,25 +75,29 @@ const DIGEST_LEADER_BEFORE = `SELECT 1 FROM notifications leader
 export type ClaimRefusal = 'missing' | 'final' | 'leased' | 'in-digest';
 
 /**
- * Claims a pending notification for one delivery attempt, and loads it with its recipient's
- * address or device tokens: sets a lease (`token`, valid `leaseMs`) unless another attempt holds a
- * lease still running. Only the holder of the lease records the outcome.
+ * Claims pending notifications for one delivery attempt each, and loads them with their
+ * recipients' addresses or device tokens, in one statement: sets a lease (`token`, valid
+ * `leaseMs`) on each one that no other attempt holds a lease on still running. Only the holder of
+ * a lease records the outcome. The attempts of one call share the token: each row is claimed once
+ * (an id given twice is `leased` the second time).
  *
- * @returns the notification to send, or why there is none to send now: `missing` (its user was
- *   erased), `final` (already sent or failed), `leased` (another attempt is on it), `in-digest`
- *   (a member of a digest whose first pending notification, the group's leader, will send it)
+ * @returns for each id, in order, the notification to send or why there is none to send now:
+ *   `missing` (its user was erased), `final` (already sent, failed or cancelled), `leased` (another
+ *   attempt is on it), `in-digest` (a member of a digest whose first pending notification, the
+ *   group's leader, will send it)
  */
-export async function claimDelivery(
+export async function claimDeliveries(
   manager: EntityManager,
-  notificationId: number,
+  notificationIds: readonly number[],
   token: string,
   leaseMs: number,
-): Promise<DeliveryTarget | ClaimRefusal> {
-  const [row]: DeliveryRow[] = await manager.query(
+): Promise<Array<DeliveryTarget | ClaimRefusal>> {
+  // The index scan takes the row locks in id order, whatever the order given: no deadlock between batches.
+  const rows: DeliveryRow[] = await manager.query(
     `WITH claimed AS (
        UPDATE notifications
        SET lease_token = $2, lease_until = now() + $3 * interval '1 millisecond'
-       WHERE id = $1 AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
+       WHERE id = ANY($1::bigint[]) AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
          AND NOT EXISTS (${DIGEST_LEADER_BEFORE})
        RETURNING id, user_id, channel, message, subject, status, attempts, created_at, scheduled_at, urgent, critical, digest_key
      )
@@ -104,17 +108,34 @@ export async function claimDelivery(
               FROM devices d WHERE d.user_id = c.user_id AND d.disabled_at IS NULL
             ) END AS devices
      FROM claimed c JOIN users u ON u.id = c.user_id`,
-    [notificationId, token, leaseMs],
+    [notificationIds, token, leaseMs],
   );
-  if (!row) {
-    const [current]: Array<{ status: NotificationStatus; follower: boolean }> = await manager.query(
-      `SELECT status, EXISTS (${DIGEST_LEADER_BEFORE}) AS follower FROM notifications WHERE id = $1`,
-      [notificationId],
-    );
-    if (!current) return 'missing';
-    if (current.status !== 'pending') return 'final';
-    return current.follower ? 'in-digest' : 'leased';
-  }
+  const claimed = new Map(rows.map((row) => [Number(row.id), targetFromRow(row, token)]));
+  const refusals = claimed.size < new Set(notificationIds).size ? await claimRefusals(manager, notificationIds.filter((id) => !claimed.has(id))) : new Map<number, ClaimRefusal>();
+  return notificationIds.map((id) => {
+    const target = claimed.get(id);
+    if (!target) return refusals.get(id) ?? 'missing';
+    claimed.delete(id);
+    return target;
+  });
+}
+
+/** Claims one pending notification: {@link claimDeliveries} for a single id. */
+export async function claimDelivery(manager: EntityManager, notificationId: number, token: string, leaseMs: number): Promise<DeliveryTarget | ClaimRefusal> {
+  const [result] = await claimDeliveries(manager, [notificationId], token, leaseMs);
+  return result!;
+}
+
+/** Why notifications were not claimed; an id not in the map no longer exists. */
+async function claimRefusals(manager: EntityManager, notificationIds: readonly number[]): Promise<Map<number, ClaimRefusal>> {
+  const rows: Array<{ id: number; status: NotificationStatus; follower: boolean }> = await manager.query(
+    `SELECT id, status, EXISTS (${DIGEST_LEADER_BEFORE}) AS follower FROM notifications WHERE id = ANY($1::bigint[])`,
+    [notificationIds],
+  );
+  return new Map(rows.map((row) => [Number(row.id), row.status !== 'pending' ? 'final' : row.follower ? 'in-digest' : 'leased']));
+}
+
+function targetFromRow(row: DeliveryRow, token: string): DeliveryTarget {
   return {
     id: row.id,
     userId: row.user_id,
@@ -139,9 +160,42 @@ export async function claimDelivery(
   };
 }
 
+/** A delivery the provider accepted, to record. */
+export interface SentDelivery {
+  readonly id: number;
+  readonly leaseToken: string;
+  readonly provider: string;
+  readonly providerMessageId: string | null;
+}
+
 /**
- * Records a delivery the provider accepted, and releases the lease. Only the lease's holder can:
- * an attempt whose lease was taken over (it ran past its deadline) changes nothing.
+ * Records deliveries the provider accepted, and releases their leases, in one statement. Only the
+ * lease's holder can: an attempt whose lease was taken over (it ran past its deadline) changes
+ * nothing.
+ *
+ * @returns for each delivery, in order, whether its row changed
+ */
+export async function recordSentDeliveries(manager: EntityManager, deliveries: readonly SentDelivery[]): Promise<boolean[]> {
+  if (deliveries.length === 0) return [];
+  // Rows locked in id order: batches running at once never deadlock.
+  const sorted = [...deliveries].sort((a, b) => a.id - b.id);
+  const [rows]: [Array<{ id: number }>, number] = await manager.query(
+    `UPDATE notifications n
+     SET status = 'sent', sent_at = now(), attempts = n.attempts + 1, provider = v.provider, provider_message_id = v.provider_message_id,
+         error_message = NULL, lease_token = NULL, lease_until = NULL, updated_at = now()
+     FROM (SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::varchar[], $4::varchar[]) AS v(id, lease_token, provider, provider_message_id) ORDER BY id) v
+     WHERE n.id = v.id AND n.status = 'pending' AND n.lease_token = v.lease_token
+     RETURNING n.id`,
+    [sorted.map((d) => d.id), sorted.map((d) => d.leaseToken), sorted.map((d) => d.provider), sorted.map((d) => d.providerMessageId)],
+  );
+  const changed = new Set(rows.map((row) => Number(row.id)));
+  // An id recorded twice in one call changed its row once.
+  return deliveries.map((delivery) => changed.delete(delivery.id));
+}
+
+/**
+ * Records a delivery the provider accepted, and releases the lease: {@link recordSentDeliveries}
+ * for one.
  *
  * @returns whether the row changed
  */
@@ -150,14 +204,8 @@ export async function recordSent(
   target: Pick<DeliveryTarget, 'id' | 'leaseToken'>,
   accepted: { provider: string; providerMessageId: string | null },
 ): Promise<boolean> {
-  const [, count]: [unknown, number] = await manager.query(
-    `UPDATE notifications
-     SET status = 'sent', sent_at = now(), attempts = attempts + 1, provider = $3, provider_message_id = $4,
-         error_message = NULL, lease_token = NULL, lease_until = NULL, updated_at = now()
-     WHERE id = $1 AND status = 'pending' AND lease_token = $2`,
-    [target.id, target.leaseToken, accepted.provider, accepted.providerMessageId],
-  );
-  return count === 1;
+  const [changed] = await recordSentDeliveries(manager, [{ id: target.id, leaseToken: target.leaseToken, ...accepted }]);
+  return changed!;
 }
 
 /**

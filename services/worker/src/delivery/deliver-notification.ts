@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import {
-  claimDelivery,
   claimDigestMembers,
   isDatabaseUnavailable,
   recordCancelled,
   recordNotDelivered,
-  recordSent,
   releaseDelivery,
   type Channel,
   type ClaimRefusal,
@@ -19,9 +16,12 @@ import type { Delivery, DeliveryJobData } from '@notofine/queue';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { EntityManager } from 'typeorm';
 import { UndeliverableError, type ChannelSender } from './channel-sender';
+import type { DeliveryStore } from './delivery-store';
 
 export interface DeliveryDeps {
   readonly manager: EntityManager;
+  /** Claims and `sent` records, batched across the jobs in hand. */
+  readonly store: DeliveryStore;
   readonly metrics: Metrics;
   /** A provider call still running after this long is abandoned and retried. */
   readonly providerTimeoutMs: number;
@@ -67,7 +67,7 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
   const { notificationId } = job.data;
   let claim;
   try {
-    claim = await claimDelivery(deps.manager, notificationId, randomUUID(), deps.leaseMs);
+    claim = await deps.store.claim(notificationId);
   } catch (error) {
     if (!isDatabaseUnavailable(error)) throw error;
     deps.logger.warn('database unavailable, pausing the queue', { notification_id: notificationId, wait_ms: DATABASE_PAUSE_MS });
@@ -114,12 +114,15 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
   }
   stopTimer({ outcome: 'ok' });
   // The provider took it: the rows must say so, even if PostgreSQL hiccups right now.
-  for (const sent of [target, ...members]) {
-    if (await persistently(() => recordSent(deps.manager, sent, { provider: sender.provider, providerMessageId: accepted.providerMessageId }))) {
-      deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'sent' });
-      deps.metrics.sendLatency.observe({ channel: target.channel }, (Date.now() - sent.createdAt.getTime()) / 1000);
-    }
-  }
+  await Promise.all(
+    [target, ...members].map(async (sent) => {
+      const delivery = { id: sent.id, leaseToken: sent.leaseToken, provider: sender.provider, providerMessageId: accepted.providerMessageId };
+      if (await persistently(() => deps.store.recordSent(delivery))) {
+        deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'sent' });
+        deps.metrics.sendLatency.observe({ channel: target.channel }, (Date.now() - sent.createdAt.getTime()) / 1000);
+      }
+    }),
+  );
   deps.logger.info('notification sent', { notification_id: target.id, channel: target.channel, provider: sender.provider });
   return 'sent';
 }
