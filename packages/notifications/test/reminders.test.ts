@@ -95,6 +95,26 @@ describe('processReminders', () => {
     expect(after.nextRunAt).toEqual(new Date('2026-10-25T17:00:00Z')); // 18:00 CET
   });
 
+  it.each([
+    ['Paris, the night summer time starts', 'Europe/Paris', '2026-03-28T22:30:00+01:00', '2026-03-29T06:00:00.000Z'],
+    ['Paris, the night winter time starts', 'Europe/Paris', '2026-10-25T02:30:00+01:00', '2026-10-25T07:00:00.000Z'],
+    ['New York, the night summer time starts there', 'America/New_York', '2026-03-08T01:30:00-05:00', '2026-03-08T12:00:00.000Z'],
+    ['New York, the night winter time starts there', 'America/New_York', '2026-11-01T01:30:00-05:00', '2026-11-01T13:00:00.000Z'],
+  ])('holds the SMS and push of a reminder run in the quiet hours until 08:00 on the user’s clock (%s); email goes at once', async (_night, timezone, runAt, until) => {
+    const user = await reachableUser({ timezone, quietHoursStart: '21:00', quietHoursEnd: '08:00' });
+    const now = new Date(runAt);
+    const reminder = await insertReminder(harness.env.db, user.id, ['email', 'sms', 'push'], { message: 'Rappel', nextRunAt: new Date(now.getTime() - 60_000) });
+
+    await harness.service.processReminders({ now });
+
+    const planned = (await notificationsOf(reminder.id)).map((n) => [n.channel, n.scheduledAt?.toISOString() ?? null]);
+    expect(planned).toEqual([
+      ['email', null],
+      ['push', until],
+      ['sms', until],
+    ]);
+  });
+
   it('ignores inactive reminders and reminders not yet due', async () => {
     const user = await reachableUser();
     await insertReminder(harness.env.db, user.id, ['email'], { message: 'Rappel', active: false });
