@@ -1,7 +1,9 @@
 import { Notification, Reminder, User } from '@notofine/db';
+import { UnsubscribeLinks } from '@notofine/notifications';
+import type { Accepted, SmsMessage } from '@notofine/providers';
 import { apiClient, type ApiClient } from '@test/api-client';
 import { insertDevice, insertReminder, insertTicket, insertUser } from '@test/factories';
-import { failWith, ScriptedProviders } from '@test/scripted-providers';
+import { failWith, heldCall, ScriptedProviders } from '@test/scripted-providers';
 import { createTestEnvironment, type TestEnvironment } from '@test/test-environment';
 import { waitFor } from '@test/wait-for';
 import { DateTime } from 'luxon';
@@ -150,6 +152,68 @@ describe('scheduled sends and cancellation', () => {
     await stopTheWorker();
   });
 
+  it('answers 409 to a cancel that comes while the worker is sending, and the row ends sent, not cancelled', async () => {
+    const sent = await startTheWorker();
+    const held = heldCall<SmsMessage, Accepted>((message) => ({ providerMessageId: `sms-${message.notificationId}` }));
+    sent.sms.script(held.step);
+    const user = await userWith();
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'En cours' }).expect(202);
+    await held.reached;
+
+    const refused = await client.post(`/notifications/${body.id}/cancel`).expect(409);
+    held.release();
+    const row = await untilFinal(body.id);
+    const again = await client.post(`/notifications/${body.id}/cancel`).expect(409);
+
+    expect(refused.body).toMatchObject({ type: '/problems/conflict', detail: `Notification ${body.id} is being sent right now: it can no longer be cancelled.` });
+    expect(row).toMatchObject({ status: 'sent', errorMessage: null, leaseToken: null });
+    expect(again.body.detail).toBe(`Notification ${body.id} is sent: only a pending notification can be cancelled.`);
+    expect(sent.sms.calls).toHaveLength(1);
+    await stopTheWorker();
+  });
+
+  it('with cancels racing the worker, each notification ends cancelled and unsent (200) or sent once (409), never both', async () => {
+    await stopTheWorker();
+    const user = await userWith();
+    const ids: number[] = [];
+    for (let index = 0; index < 60; index += 1) {
+      ids.push((await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: `Course ${index}` }).expect(202)).body.id);
+    }
+
+    // Once the worker is on the queued jobs, the cancels arrive, all at once.
+    const sent = await startTheWorker();
+    await waitFor('the worker to send the first', () => sent.email.calls.length > 0, { intervalMs: 1 });
+    const cancels = await Promise.all(ids.map((id) => client.post(`/notifications/${id}/cancel`)));
+    const rows = await Promise.all(ids.map(untilFinal));
+
+    const calls = (id: number) => sent.email.calls.filter((call) => call.notificationId === id).length;
+    const outcomes = ids.map((id, index) => ({ id, answer: cancels[index]!.status, status: rows[index]!.status, calls: calls(id) }));
+    for (const outcome of outcomes) {
+      expect(outcome).toEqual(outcome.answer === 200 ? { ...outcome, status: 'cancelled', calls: 0 } : { ...outcome, answer: 409, status: 'sent', calls: 1 });
+    }
+    await stopTheWorker();
+  });
+
+  it('answers 404 to the cancel of a notification that does not exist', async () => {
+    const response = await client.post('/notifications/987654321/cancel').expect(404);
+
+    expect(response.body.type).toBe('/problems/not-found');
+  });
+
+  it('moves a send_at that falls in the user\'s quiet hours to their end', async () => {
+    const user = await userWith({ quietHoursStart: '21:00', quietHoursEnd: '08:00' });
+    const tomorrow = DateTime.now().setZone('Europe/Paris').plus({ days: 1 }).startOf('day');
+    const sendAt = tomorrow.set({ hour: 23 });
+
+    const sms = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'Tard', send_at: sendAt.toISO() }).expect(202);
+    const email = await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Tard', send_at: sendAt.toISO() }).expect(202);
+
+    expect(sms.body.scheduled_at).toBe(tomorrow.plus({ days: 1 }).set({ hour: 8 }).toUTC().toISO());
+    expect(email.body.scheduled_at).toBe(sendAt.toUTC().toISO());
+    const job = await queues.job('sms', sms.body.id);
+    expect(await job!.getState()).toBe('delayed');
+  });
+
   it('refuses a send_at without an offset, or more than a year ahead', async () => {
     const user = await userWith();
     const naive = await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'x', send_at: '2026-12-01T09:00:00' }).expect(400);
@@ -230,6 +294,50 @@ describe('fallback channels', () => {
     expect(sent.push.calls).toHaveLength(0);
   });
 
+  it('ends the chain failed when every channel fails, each notification naming the next', async () => {
+    const sent = await startTheWorker();
+    sent.email.script(failWith('fail', 'mailbox does not exist'));
+    sent.sms.script(failWith('invalid-address', 'not a mobile number'));
+    sent.push.script(failWith('fail', 'sender id mismatch'));
+    const user = await userWith();
+
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Votre amende', fallback: ['sms', 'push'] }).expect(202);
+    const first = await untilFinal(body.id);
+    const second = await untilFinal(first.fallbackToId!);
+    const third = await untilFinal(second.fallbackToId!);
+
+    expect(first).toMatchObject({ channel: 'email', status: 'failed', errorMessage: 'scripted: mailbox does not exist', fallbackFromId: null, fallbackToId: second.id });
+    expect(second).toMatchObject({ channel: 'sms', status: 'failed', errorMessage: 'scripted: not a mobile number', fallbackFromId: first.id, fallbackToId: third.id, fallbackChannels: ['push'] });
+    expect(third).toMatchObject({ channel: 'push', status: 'failed', errorMessage: 'scripted: sender id mismatch', fallbackFromId: second.id, fallbackToId: null, fallbackChannels: null });
+    const last = await client.get(`/notifications/${third.id}`).expect(200);
+    expect(last.body).toMatchObject({ status: 'failed', fallback_channels: [], fallback_from_id: second.id, fallback_to_id: null });
+    expect(await env.db.manager.countBy(Notification, { userId: user.id })).toBe(3);
+    expect([sent.email.calls.length, sent.sms.calls.length, sent.push.calls.length]).toEqual([1, 1, 1]);
+  });
+
+  it('leaves out of the chain the fallback channels the user cannot be reached on, turned off or unsubscribed from, unless critical', async () => {
+    const user = await userWith();
+    const noPhone = await userWith({ phone: null });
+    const send = (userId: number, extra: Record<string, unknown> = {}) =>
+      client.post('/notifications/send', { user_id: userId, channel: 'sms', message: 'Avis', fallback: ['push', 'email'], ...extra }).expect(202);
+
+    const all = await send(user.id);
+    await client.put(`/users/${user.id}/preferences`, { channels: { push: false } }).expect(200);
+    const pushOff = await send(user.id);
+    await client.patch(`/users/${user.id}`, { opted_out: { email: true } }).expect(200);
+    const emailOut = await send(user.id);
+    const critical = await send(user.id, { critical: true });
+    const unreachable = await client.post('/notifications/send', { user_id: noPhone.id, channel: 'email', message: 'Avis', fallback: ['sms', 'push'] }).expect(202);
+
+    expect(all.body.fallback_channels).toEqual(['push', 'email']);
+    expect(pushOff.body.fallback_channels).toEqual(['email']);
+    expect(emailOut.body.fallback_channels).toEqual([]);
+    // A critical notice goes where the user turned a channel off or unsubscribed: its fallbacks too.
+    expect(critical.body.fallback_channels).toEqual(['push', 'email']);
+    expect(unreachable.body.fallback_channels).toEqual(['push']);
+    expect((await rowOf(emailOut.body.id)).fallbackChannels).toBeNull();
+  });
+
   it('refuses a fallback naming the notification\'s own channel', async () => {
     const user = await userWith();
     const response = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'x', fallback: ['sms'] }).expect(400);
@@ -265,17 +373,39 @@ describe('opting out', () => {
     expect(forged.body.type).toBe('/problems/unsubscribe-link-invalid');
   });
 
-  it('cancels at sending time an email accepted before the user unsubscribed', async () => {
+  it('cancels at sending time an email accepted before the user unsubscribed by the link; a critical one still goes', async () => {
     await stopTheWorker();
     const user = await userWith();
     const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Avant' }).expect(202);
-    await env.db.manager.update(User, { id: user.id }, { emailOptedOutAt: new Date() });
+    const { body: notice } = await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Avis de majoration', critical: true }).expect(202);
+    const link = new UnsubscribeLinks(env.config.security.unsubscribeSecret, PUBLIC_BASE_URL).url(user.id, 'email')!;
+    await request(api.app).post(new URL(link).pathname).type('form').send('List-Unsubscribe=One-Click').expect(200);
 
     const sent = await startTheWorker();
     const row = await untilFinal(body.id);
+    const critical = await untilFinal(notice.id);
 
-    expect(row).toMatchObject({ status: 'cancelled', errorMessage: 'The user unsubscribed from email.' });
-    expect(sent.email.calls).toEqual([]);
+    expect(row).toMatchObject({ status: 'cancelled', errorMessage: 'The user unsubscribed from email.', attempts: 0 });
+    expect(critical).toMatchObject({ status: 'sent', critical: true });
+    expect(sent.email.calls.map((call) => call.notificationId)).toEqual([notice.id]);
+    const shown = await client.get(`/notifications/${body.id}`).expect(200);
+    expect(shown.body).toMatchObject({ status: 'cancelled', error_message: 'The user unsubscribed from email.', sent_at: null });
+  });
+
+  it('cancels at sending time an SMS accepted before the user replied STOP; a critical one still goes', async () => {
+    await stopTheWorker();
+    const user = await userWith({ phone: '+33655556666' });
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'Avant', send_at: new Date(Date.now() + 300).toISOString() }).expect(202);
+    const { body: notice } = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'Avis de majoration', critical: true }).expect(202);
+    await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33655556666', to: 'NOTOFINE', text: 'STOP' }).expect(204);
+
+    const sent = await startTheWorker();
+    const row = await untilFinal(body.id);
+    const critical = await untilFinal(notice.id);
+
+    expect(row).toMatchObject({ status: 'cancelled', errorMessage: 'The user unsubscribed from sms.' });
+    expect(critical.status).toBe('sent');
+    expect(sent.sms.calls.map((call) => call.notificationId)).toEqual([notice.id]);
   });
 
   it('turns SMS off on a STOP reply and on again on START (Vonage inbound webhook)', async () => {

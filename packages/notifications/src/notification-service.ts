@@ -42,7 +42,7 @@ export interface SendNotificationInput {
   readonly urgent?: boolean | undefined;
   /** A transactional notice: goes out even on a channel the user opted out of or turned off. */
   readonly critical?: boolean | undefined;
-  /** Channels to try next, in order, should this one end `failed`. */
+  /** Channels to try next, in order, should this one end `failed`; those that could not take it (unreachable, turned off, unsubscribed) are left out. */
   readonly fallback?: readonly Channel[] | undefined;
   /** Pending notifications of the user on the channel with this key go out as one message. */
   readonly digestKey?: string | null | undefined;
@@ -135,7 +135,7 @@ export class NotificationService {
       reminderId: null,
       urgent: input.urgent ?? false,
       critical: input.critical ?? false,
-      fallbackChannels: input.fallback?.length ? input.fallback : null,
+      fallbackChannels: reachableFallbacks(recipient, input.fallback, input.critical ?? false),
       digestKey: input.digestKey ?? null,
     };
     const insert = async (transaction: EntityManager): Promise<Notification> => {
@@ -391,6 +391,15 @@ function channelRefusal(recipient: Recipient, channel: Channel, critical: boolea
     };
   }
   return null;
+}
+
+/**
+ * The fallback channels that can take over: those the user can be reached on and accepts (a
+ * critical notice's, where it could go itself). Null when none is left.
+ */
+function reachableFallbacks(recipient: Recipient, fallback: readonly Channel[] | undefined, critical: boolean): readonly Channel[] | null {
+  const usable = (fallback ?? []).filter((channel) => channelRefusal(recipient, channel, critical) === null);
+  return usable.length > 0 ? usable : null;
 }
 
 /** The notifications a claimed reminder produces: one per enabled channel that reaches the user. */
