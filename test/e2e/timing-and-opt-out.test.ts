@@ -373,6 +373,24 @@ describe('opting out', () => {
     expect(forged.body.type).toBe('/problems/unsubscribe-link-invalid');
   });
 
+  it('refuses a link whose user was changed or whose signature was tampered with, and unsubscribes nobody', async () => {
+    const user = await userWith();
+    const victim = await userWith();
+    const token = new UnsubscribeLinks(env.config.security.unsubscribeSecret, PUBLIC_BASE_URL).token(user.id, 'email');
+    const [, signature] = token.split('.');
+    const otherUser = `${Buffer.from(`${victim.id}.email`).toString('base64url')}.${signature}`;
+    const otherChannel = `${Buffer.from(`${user.id}.sms`).toString('base64url')}.${signature}`;
+    const otherSecret = new UnsubscribeLinks('another-unsubscribe-secret-0123456789', PUBLIC_BASE_URL).token(victim.id, 'email');
+
+    for (const forged of [otherUser, otherChannel, otherSecret, `${token}x`, token.replace('.', '')]) {
+      const page = await request(api.app).get(`/unsubscribe/${forged}`).expect(404);
+      const click = await request(api.app).post(`/unsubscribe/${forged}`).type('form').send('List-Unsubscribe=One-Click').expect(404);
+      expect([page.body.type, click.body.type]).toEqual(['/problems/unsubscribe-link-invalid', '/problems/unsubscribe-link-invalid']);
+    }
+
+    for (const id of [user.id, victim.id]) expect(await env.db.manager.findOneByOrFail(User, { id })).toMatchObject({ emailOptedOutAt: null, smsOptedOutAt: null });
+  });
+
   it('cancels at sending time an email accepted before the user unsubscribed by the link; a critical one still goes', async () => {
     await stopTheWorker();
     const user = await userWith();
@@ -408,18 +426,24 @@ describe('opting out', () => {
     expect(sent.sms.calls.map((call) => call.notificationId)).toEqual([notice.id]);
   });
 
-  it('turns SMS off on a STOP reply and on again on START (Vonage inbound webhook)', async () => {
+  it('turns SMS off on a STOP reply (Vonage inbound webhook, unsigned here); the user subscribes again through the API', async () => {
     const user = await userWith({ phone: '+33611112222' });
 
     await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'Arrêt svp' }).expect(204);
     const stopped = await env.db.manager.findOneByOrFail(User, { id: user.id });
     const refused = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'x' }).expect(422);
+    const critical = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'Avis de majoration', critical: true }).expect(202);
+    // Without VONAGE_SIGNATURE_SECRET nothing proves a START came from that phone: it is not applied.
     await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'START' }).expect(204);
-    await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'Merci' }).expect(204);
+    const still = await env.db.manager.findOneByOrFail(User, { id: user.id });
+    const again = await client.patch(`/users/${user.id}`, { opted_out: { sms: false } }).expect(200);
 
     expect(stopped.smsOptedOutAt).toEqual(expect.any(Date));
-    expect(refused.body.type).toBe('/problems/channel-opted-out');
-    expect((await env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toBeNull();
+    expect(refused.body).toMatchObject({ type: '/problems/channel-opted-out', detail: `User ${user.id} unsubscribed from sms: only notices marked critical go there.` });
+    expect(critical.body.status).toBe('pending');
+    expect(still.smsOptedOutAt).toEqual(stopped.smsOptedOutAt);
+    expect(again.body.opted_out).toEqual({ email: null, sms: null });
+    await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'x' }).expect(202);
   });
 });
 

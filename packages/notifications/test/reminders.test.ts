@@ -138,6 +138,16 @@ describe('processReminders', () => {
     expect(await notificationsOf(disabledEmail.id)).toEqual([]);
   });
 
+  it('sends nothing on a channel the user unsubscribed from (email link, SMS STOP)', async () => {
+    const user = await reachableUser({ emailOptedOutAt: new Date(), smsOptedOutAt: new Date() });
+    const reminder = await insertReminder(harness.env.db, user.id, ['email', 'sms', 'push'], { message: 'Rappel' });
+
+    const summary = await harness.service.processReminders();
+
+    expect(summary.channels).toEqual({ email: 0, sms: 0, push: 1 });
+    expect((await notificationsOf(reminder.id)).map((n) => n.channel)).toEqual(['push']);
+  });
+
   it('without a message of its own, sends a French summary of the unpaid tickets', async () => {
     const user = await reachableUser();
     await insertTicket(harness.env.db, user.id, { reference: 'XYZ789', amountCents: 9000, dueDate: '2027-01-20' });
