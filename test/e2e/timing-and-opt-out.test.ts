@@ -481,4 +481,66 @@ describe('digests', () => {
     expect(rows.map((row) => row.status)).toEqual(['sent', 'sent', 'sent']);
     expect(new Set(rows.map((row) => row.providerMessageId)).size).toBe(1);
   });
+
+  it('merges only one user\'s notifications with the same key on the same channel', async () => {
+    const sent = await startTheWorker();
+    const user = await userWith();
+    const other = await userWith();
+    const send = (userId: number, channel: string, digestKey: string | undefined, message: string) =>
+      client.post('/notifications/send', { user_id: userId, channel, message, ...(digestKey && { digest_key: digestKey }) }).expect(202);
+
+    const bodies = [
+      await send(user.id, 'sms', 'tickets', 'A1'),
+      await send(user.id, 'sms', 'tickets', 'A2'),
+      await send(user.id, 'sms', 'receipts', 'B1'),
+      await send(user.id, 'push', 'tickets', 'C1'),
+      await send(other.id, 'sms', 'tickets', 'D1'),
+      await send(user.id, 'sms', undefined, 'E1'),
+    ].map((response) => response.body);
+    const rows = await Promise.all(bodies.map((body) => untilFinal(body.id)));
+
+    expect(rows.map((row) => row.status)).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'sent']);
+    expect(sent.sms.calls.map((call) => call.text).sort()).toEqual(['A1\n\nA2', 'B1', 'D1', 'E1']);
+    expect(sent.push.calls.map((call) => call.body)).toEqual(['C1']);
+    expect(bodies[5].scheduled_at).toBeNull();
+  });
+
+  it('starts a new digest for a notification that comes after the last one went out, or while it is being sent', async () => {
+    const sent = await startTheWorker();
+    const user = await userWith();
+    const send = (message: string) => client.post('/notifications/send', { user_id: user.id, channel: 'sms', message, digest_key: 'tickets' }).expect(202);
+    const held = heldCall<SmsMessage, Accepted>((message) => ({ providerMessageId: `sms-${message.notificationId}` }));
+    sent.sms.script(held.step);
+
+    const first = (await send('Amende 1')).body;
+    const second = (await send('Amende 2')).body;
+    await held.reached;
+    const during = (await send('Amende 3')).body;
+    held.release();
+    const [one, two] = await Promise.all([untilFinal(first.id), untilFinal(second.id)]);
+    const three = await untilFinal(during.id);
+    const after = (await send('Amende 4')).body;
+    const four = await untilFinal(after.id);
+
+    expect(second.scheduled_at).toBe(first.scheduled_at);
+    expect(new Date(during.scheduled_at).getTime()).toBeGreaterThan(new Date(first.scheduled_at).getTime());
+    expect(new Date(after.scheduled_at).getTime()).toBeGreaterThan(three.sentAt!.getTime());
+    expect(sent.sms.calls.map((call) => call.text)).toEqual(['Amende 1\n\nAmende 2', 'Amende 3', 'Amende 4']);
+    expect([one, two, three, four].map((row) => row.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
+    expect(one.providerMessageId).toBe(two.providerMessageId);
+    expect(three.providerMessageId).not.toBe(one.providerMessageId);
+  });
+
+  it('leaves a cancelled notification out of its digest, and the others still go together', async () => {
+    const sent = await startTheWorker();
+    const user = await userWith();
+    const send = (message: string) => client.post('/notifications/send', { user_id: user.id, channel: 'email', message, digest_key: 'tickets' }).expect(202);
+
+    const bodies = [(await send('Amende 1')).body, (await send('Amende 2')).body, (await send('Amende 3')).body];
+    await client.post(`/notifications/${bodies[0].id}/cancel`).expect(200);
+    const rows = await Promise.all(bodies.map((body) => untilFinal(body.id)));
+
+    expect(rows.map((row) => row.status)).toEqual(['cancelled', 'sent', 'sent']);
+    expect(sent.email.calls.map((call) => call.text.split('\n\n-- \n')[0])).toEqual(['Amende 2\n\nAmende 3']);
+  });
 });

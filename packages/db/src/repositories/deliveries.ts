@@ -65,11 +65,13 @@ export interface StoredPushToken {
 
 /**
  * Whether the row `notifications` of the enclosing statement (its `id = $1`) follows another pending
- * notification of its digest: the first one of the group sends them all.
+ * notification of its digest: the first one of the group sends them all. A first one being sent
+ * right now took its members already: one that came too late goes on its own.
  */
 const DIGEST_LEADER_BEFORE = `SELECT 1 FROM notifications leader
   WHERE notifications.digest_key IS NOT NULL AND leader.user_id = notifications.user_id AND leader.channel = notifications.channel
-    AND leader.digest_key = notifications.digest_key AND leader.status = 'pending' AND leader.id < notifications.id`;
+    AND leader.digest_key = notifications.digest_key AND leader.status = 'pending' AND leader.id < notifications.id
+    AND (leader.lease_until IS NULL OR leader.lease_until < now())`;
 
 /** Why a delivery could not be claimed. */
 export type ClaimRefusal = 'missing' | 'final' | 'leased' | 'in-digest';

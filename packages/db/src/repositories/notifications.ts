@@ -232,13 +232,14 @@ export async function cancelNotification(
 
 /**
  * When a new notification joining a digest goes out: with the pending notification of the same
- * user, channel and key, if there is one (they go out together), otherwise null. Call it in the
+ * user, channel and key, if there is one not being sent right now (they go out together);
+ * undefined when there is none, and the new one starts a digest of its own. Call it in the
  * transaction that inserts, after {@link lockDigest}.
  */
 export async function pendingDigestTime(manager: EntityManager, userId: number, channel: Channel, digestKey: string): Promise<Date | null | undefined> {
   const [row]: Array<{ scheduled_at: Date | null }> = await manager.query(
     `SELECT scheduled_at FROM notifications
-     WHERE user_id = $1 AND channel = $2 AND digest_key = $3 AND status = 'pending'
+     WHERE user_id = $1 AND channel = $2 AND digest_key = $3 AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
      ORDER BY id LIMIT 1`,
     [userId, channel, digestKey],
   );
