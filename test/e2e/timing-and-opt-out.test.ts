@@ -544,3 +544,70 @@ describe('digests', () => {
     expect(sent.email.calls.map((call) => call.text.split('\n\n-- \n')[0])).toEqual(['Amende 2\n\nAmende 3']);
   });
 });
+
+describe('templates through the worker', () => {
+  const TICKET = { reference: 'AB-123', amount_cents: 13500, due_date: '2099-12-15' };
+
+  it('sends a template\'s email with its subject, its own HTML body and the unsubscribe link at the foot of both parts', async () => {
+    const sent = await startTheWorker();
+    const user = await userWith({ locale: 'en-US' });
+
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'email', template: 'ticket_due', data: TICKET }).expect(202);
+    await untilFinal(body.id);
+    const [email] = sent.email.calls;
+    const link = email!.unsubscribeUrl!;
+
+    expect(body).toMatchObject({ template: 'ticket_due', subject: 'Traffic ticket AB-123 due by December 15, 2099' });
+    expect(email).toMatchObject({ subject: 'Traffic ticket AB-123 due by December 15, 2099', lang: 'en' });
+    expect(email!.text).toContain('Your traffic ticket AB-123 for €135.00 is due by December 15, 2099.');
+    expect(email!.text.endsWith(`\n\n-- \nStop receiving these emails: ${link}`)).toBe(true);
+    expect(email!.html).toContain('<p>Your traffic ticket <strong>AB-123</strong> for <strong>€135.00</strong> is due by <strong>December 15, 2099</strong>.');
+    expect(email!.html!.endsWith(`<p>-- <br>\nStop receiving these emails: <a href="${link}">${link}</a></p>`)).toBe(true);
+  });
+
+  it('hands a failed template notification to its fallback channels in the words their own templates have', async () => {
+    const sent = await startTheWorker();
+    sent.email.script(failWith('fail', 'mailbox does not exist'));
+    sent.sms.script(failWith('fail', 'not a mobile number'));
+    const user = await userWith({ locale: 'fr' });
+
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'email', template: 'ticket_due', data: TICKET, fallback: ['sms', 'push'] }).expect(202);
+    const email = await untilFinal(body.id);
+    const sms = await untilFinal(email.fallbackToId!);
+    const push = await untilFinal(sms.fallbackToId!);
+
+    expect(sms).toMatchObject({ channel: 'sms', status: 'failed', template: 'ticket_due', subject: null, html: null, message: 'Notofine : votre contravention AB-123 de 135,00 € est à régler avant le 15 décembre 2099.' });
+    expect(push).toMatchObject({ channel: 'push', status: 'sent', subject: 'Contravention à régler', html: null, message: 'AB-123 : 135,00 € à régler avant le 15 décembre 2099.' });
+    expect(sent.push.calls.map((call) => [call.title, call.body])).toEqual([['Contravention à régler', 'AB-123 : 135,00 € à régler avant le 15 décembre 2099.']]);
+  });
+
+  it('gives an email standing in for a template\'s SMS the subject and HTML body of the email template', async () => {
+    const sent = await startTheWorker();
+    sent.sms.script(failWith('fail', 'not a mobile number'));
+    const user = await userWith({ locale: 'fr' });
+
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', template: 'ticket_due', data: TICKET, fallback: ['email'] }).expect(202);
+    const sms = await untilFinal(body.id);
+    const email = await untilFinal(sms.fallbackToId!);
+
+    expect(email).toMatchObject({ channel: 'email', status: 'sent', subject: 'Contravention AB-123 à régler avant le 15 décembre 2099' });
+    expect(sent.email.calls[0]!.html).toContain('<strong>135,00 €</strong>');
+    expect(sent.email.calls[0]!.text).toMatch(/^Bonjour,\n\nVotre contravention AB-123 d’un montant de 135,00 €/);
+  });
+
+  it('writes a digest of template emails as one text, its HTML part made from it', async () => {
+    const sent = await startTheWorker();
+    const user = await userWith();
+
+    const bodies = [];
+    for (const reference of ['AB-1', 'AB-2']) {
+      bodies.push((await client.post('/notifications/send', { user_id: user.id, channel: 'email', template: 'ticket_due', data: { ...TICKET, reference }, digest_key: 'due' }).expect(202)).body);
+    }
+    await Promise.all(bodies.map((body) => untilFinal(body.id)));
+
+    expect(sent.email.calls).toHaveLength(1);
+    expect(sent.email.calls[0]!.html).toBeUndefined();
+    expect(sent.email.calls[0]!.text).toMatch(/AB-1 d’un montant[\s\S]*AB-2 d’un montant/);
+  });
+});
+

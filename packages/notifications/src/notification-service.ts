@@ -12,6 +12,7 @@ import {
   loadRecipient,
   resetFailedNotification,
   type Channel,
+  type ChannelVariants,
   type ClaimedReminder,
   type NewNotification,
   type Notification,
@@ -117,7 +118,7 @@ export class NotificationService {
     const { manager } = this.deps.dataSource;
     const recipient = await loadRecipient(manager, input.userId);
     if (!recipient) throw new NotFoundError('User', input.userId);
-    const { message, subject } = input.template ? renderedFor(input.template, input.channel, recipient, input.subject) : { message: input.message!, subject: input.subject };
+    const { message, subject, html } = input.template ? renderedFor(input.template, input.channel, recipient, input.subject) : { message: input.message!, subject: input.subject, html: null };
     if (input.template) assertMessage(message, subject);
     if (input.ticketId != null) await this.assertTicketOf(manager, input.ticketId, recipient.userId);
 
@@ -126,7 +127,7 @@ export class NotificationService {
       throw new UnprocessableError(refusal.type, refusal.title, refusal.detail, [{ field: 'channel', message: refusal.detail }]);
     }
 
-    const wanted: NewNotification = {
+    let wanted: NewNotification = {
       userId: recipient.userId,
       channel: input.channel,
       message,
@@ -137,7 +138,10 @@ export class NotificationService {
       critical: input.critical ?? false,
       fallbackChannels: reachableFallbacks(recipient, input.fallback, input.critical ?? false),
       digestKey: input.digestKey ?? null,
+      template: input.template?.kind ?? null,
+      html,
     };
+    if (input.template && wanted.fallbackChannels) wanted = { ...wanted, variants: variantsFor(input.template, wanted.fallbackChannels, recipient, input.subject) };
     const insert = async (transaction: EntityManager): Promise<Notification> => {
       if (this.capsSms(wanted.channel)) {
         const until = (await this.overSmsCap(transaction, [recipient.userId], true)).get(recipient.userId);
@@ -447,17 +451,28 @@ function assertMessage(message: string, subject: string | null | undefined): voi
 }
 
 /**
- * A template's text for the channel in the recipient's language, and its subject (email) or title
- * (push) unless the caller gave one.
+ * A template's text for the channel in the recipient's language, its subject (email) or title
+ * (push) unless the caller gave one, and an email's HTML body.
  */
 function renderedFor(
   template: { readonly kind: string; readonly data: unknown },
   channel: Channel,
   recipient: Recipient,
   subject: string | null | undefined,
-): { message: string; subject: string | null | undefined } {
-  const rendered: { text: string; subject?: string; title?: string } = renderTemplate(template.kind, channel, template.data, recipient);
-  return { message: rendered.text, subject: subject ?? rendered.subject ?? rendered.title };
+): { message: string; subject: string | null | undefined; html: string | null } {
+  const rendered: { text: string; subject?: string; title?: string; html?: string } = renderTemplate(template.kind, channel, template.data, recipient);
+  return { message: rendered.text, subject: subject ?? rendered.subject ?? rendered.title, html: rendered.html ?? null };
+}
+
+/** What a template writes on each fallback channel, checked as a message of its own would be. */
+function variantsFor(template: { readonly kind: string; readonly data: unknown }, channels: readonly Channel[], recipient: Recipient, subject: string | null | undefined): ChannelVariants {
+  return Object.fromEntries(
+    channels.map((channel) => {
+      const rendered = renderedFor(template, channel, recipient, subject);
+      assertMessage(rendered.message, rendered.subject);
+      return [channel, { message: rendered.message, subject: subjectOrNull(rendered.subject), html: rendered.html }];
+    }),
+  );
 }
 
 /** Characters as PostgreSQL's varchar counts them: code points, an emoji being one (two UTF-16 units). */
