@@ -247,6 +247,77 @@ describe('reminders that know when to stop', () => {
     void other;
   });
 
+  it('writes a pending summary reminder again when one of its tickets is paid, and cancels it once nothing is left unpaid', async () => {
+    await stopTheWorker();
+    const user = await userWith({ quietHoursStart: null, quietHoursEnd: null });
+    const first = await insertTicket(env.db, user.id, { reference: 'SUM001', amountCents: 13500, dueDate: '2099-12-15' });
+    const second = await insertTicket(env.db, user.id, { reference: 'SUM002', amountCents: 4500, dueDate: '2099-12-20' });
+    await client.post(`/users/${user.id}/reminders`, { frequency_days: 7, channels: ['email', 'sms'], subject: 'Vos amendes' }).expect(201);
+    await client.post('/reminders/process').expect(200);
+    const before = await env.db.manager.find(Notification, { where: { userId: user.id }, order: { channel: 'ASC' } });
+
+    await client.patch(`/tickets/${first.id}`, { status: 'paid' }).expect(200);
+    const rewritten = await Promise.all(before.map((n) => rowOf(n.id)));
+    await client.patch(`/tickets/${second.id}`, { status: 'cancelled' }).expect(200);
+    const cancelled = await Promise.all(before.map((n) => rowOf(n.id)));
+    const sent = await startTheWorker();
+    await waitFor('the jobs to run', async () => (await queues.job('email', before[0]!.id))?.finishedOn);
+
+    expect(before.map((n) => n.message)).toEqual([expect.stringContaining('2 contraventions impayées pour un total de 180,00 €'), expect.stringContaining('2 contraventions')]);
+    expect(rewritten.map((n) => [n.status, n.subject])).toEqual([['pending', 'Vos amendes'], ['pending', 'Vos amendes']]);
+    expect(rewritten[0]!.message).toBe('Rappel Notofine : vous avez 1 contravention impayée pour un total de 45,00 €. Prochaine échéance : contravention SUM002, à régler avant le 20 décembre 2099.');
+    expect(cancelled.map((n) => [n.status, n.errorMessage])).toEqual([
+      ['cancelled', 'Nothing is left unpaid: ticket SUM002 was cancelled.'],
+      ['cancelled', 'Nothing is left unpaid: ticket SUM002 was cancelled.'],
+    ]);
+    expect([...sent.email.calls, ...sent.sms.calls]).toEqual([]);
+    await stopTheWorker();
+  });
+
+  it('cancels the pending notices about a ticket once it is paid, but not critical ones, payment confirmations, nor notices about another ticket', async () => {
+    await stopTheWorker();
+    const user = await userWith();
+    const ticket = await insertTicket(env.db, user.id, { reference: 'PAID42', amountCents: 13500, dueDate: '2099-12-15' });
+    const other = await insertTicket(env.db, user.id, { reference: 'OTHER4' });
+    const notice = (extra: Record<string, unknown>) => client.post('/notifications/send', { user_id: user.id, channel: 'email', ticket_id: ticket.id, ...extra }).expect(202);
+
+    const due = await notice({ template: 'ticket_due', data: { reference: 'PAID42', amount_cents: 13500, due_date: '2099-12-15' } });
+    const raw = await notice({ message: 'Votre contravention PAID42 est due' });
+    const critical = await notice({ message: 'Avis de majoration PAID42', critical: true });
+    const thanks = await notice({ template: 'ticket_paid', data: { reference: 'PAID42', amount_cents: 13500 } });
+    const elsewhere = await client.post('/notifications/send', { user_id: user.id, channel: 'email', ticket_id: other.id, message: 'Votre contravention OTHER4 est due' }).expect(202);
+    await client.patch(`/tickets/${ticket.id}`, { status: 'paid' }).expect(200);
+    const sent = await startTheWorker();
+    const rows = await Promise.all([due, raw, critical, thanks, elsewhere].map(({ body }) => untilFinal(body.id)));
+
+    expect(rows.map((row) => [row.status, row.errorMessage])).toEqual([
+      ['cancelled', 'Ticket PAID42 was paid.'],
+      ['cancelled', 'Ticket PAID42 was paid.'],
+      ['sent', null],
+      ['sent', null],
+      ['sent', null],
+    ]);
+    expect(sent.email.calls.map((call) => call.notificationId).sort()).toEqual([critical.body.id, thanks.body.id, elsewhere.body.id].sort());
+  });
+
+  it('lets a notice being sent when its ticket is paid finish: it ends sent, and the payment is recorded', async () => {
+    const sent = await startTheWorker();
+    const held = heldCall<SmsMessage, Accepted>((message) => ({ providerMessageId: `sms-${message.notificationId}` }));
+    sent.sms.script(held.step);
+    const user = await userWith();
+    const ticket = await insertTicket(env.db, user.id, { reference: 'RACE01' });
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', ticket_id: ticket.id, message: 'RACE01 est due' }).expect(202);
+    await held.reached;
+
+    const paid = await client.patch(`/tickets/${ticket.id}`, { status: 'paid' }).expect(200);
+    held.release();
+    const row = await untilFinal(body.id);
+
+    expect(paid.body.status).toBe('paid');
+    expect(row).toMatchObject({ status: 'sent', errorMessage: null });
+    await stopTheWorker();
+  });
+
   it('stops a reminder past its end_at, or whose ticket was settled while it waited, without sending', async () => {
     const user = await userWith();
     const ticket = await insertTicket(env.db, user.id);

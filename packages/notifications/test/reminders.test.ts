@@ -115,6 +115,27 @@ describe('processReminders', () => {
     ]);
   });
 
+  it('ends at end_at: a run just before sends, a run at end_at or after sends nothing and switches the reminder off', async () => {
+    const user = await reachableUser();
+    const endAt = new Date('2026-11-30T09:00:00Z');
+    const lastWeek = await insertReminder(harness.env.db, user.id, ['email'], { message: 'Rappel', frequencyDays: 7, nextRunAt: new Date('2026-11-23T09:00:00Z'), endAt });
+    const atTheEnd = await insertReminder(harness.env.db, user.id, ['email'], { message: 'Rappel', frequencyDays: 7, nextRunAt: new Date('2026-11-30T08:00:00Z'), endAt });
+
+    const before = await harness.service.processReminders({ now: new Date(endAt.getTime() - 1) });
+    const at = await harness.service.processReminders({ now: new Date(endAt.getTime() + 7 * DAY) });
+
+    expect(before.processed).toBe(2);
+    expect(at).toEqual({ processed: 0, skipped: 0, channels: { email: 0, sms: 0, push: 0 } });
+    for (const reminder of [lastWeek, atTheEnd]) {
+      expect(await notificationsOf(reminder.id)).toHaveLength(1);
+      expect((await harness.env.db.manager.findOneByOrFail(Reminder, { id: reminder.id })).active).toBe(false);
+    }
+    const exactly = await insertReminder(harness.env.db, user.id, ['email'], { message: 'Rappel', nextRunAt: new Date(endAt.getTime() - 60_000), endAt });
+    expect((await harness.service.processReminders({ now: endAt })).processed).toBe(0);
+    expect(await notificationsOf(exactly.id)).toEqual([]);
+    expect((await harness.env.db.manager.findOneByOrFail(Reminder, { id: exactly.id })).active).toBe(false);
+  });
+
   it('ignores inactive reminders and reminders not yet due', async () => {
     const user = await reachableUser();
     await insertReminder(harness.env.db, user.id, ['email'], { message: 'Rappel', active: false });
