@@ -10,6 +10,29 @@ export function failWith(kind: ProviderErrorKind, message: string, retryAfterMs?
   };
 }
 
+/** A step that holds the provider call until the test lets it answer: `reached` once the call is made, `release()` to answer. */
+export interface HeldStep<M, R> {
+  readonly step: Step<M, R>;
+  readonly reached: Promise<M>;
+  release(): void;
+}
+
+export function heldCall<M, R>(answer: (message: M) => R): HeldStep<M, R> {
+  let reach!: (message: M) => void;
+  let release!: () => void;
+  const reached = new Promise<M>((resolve) => (reach = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return {
+    reached,
+    release,
+    step: async (message) => {
+      reach(message);
+      await released;
+      return answer(message);
+    },
+  };
+}
+
 /**
  * A provider that records every message it gets and follows a script: each call consumes the next
  * step, and once the script is spent every call is accepted. It stands in for an external service

@@ -352,6 +352,7 @@ const schema = z.object({
   DEFAULT_QUIET_HOURS: z
     .string()
     .regex(/^(off|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$/, 'must be a window such as 21:00-08:00, or off')
+    .refine((value) => value === 'off' || value.slice(0, 5) !== value.slice(6, 11), 'must end at another time than it starts (21:00-08:00), or be off')
     .transform((value) => (value === 'off' ? null : { start: value.slice(0, 5), end: value.slice(6, 11) }))
     .default({ start: '21:00', end: '08:00' }),
 });

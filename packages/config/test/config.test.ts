@@ -65,6 +65,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PUSH_TOKEN_KEYS: `${PUSH_KEY},${PUSH_KEY}` })).toThrow(/names a key id twice/);
   });
 
+  it('reads the default quiet hours and the digest window, and refuses a window of no length', () => {
+    expect(loadConfig({})).toMatchObject({ defaultQuietHours: { start: '21:00', end: '08:00' }, digestWindowMs: 600_000 });
+    expect(loadConfig({ DEFAULT_QUIET_HOURS: '22:30-07:00', DIGEST_WINDOW_MS: '5000' })).toMatchObject({ defaultQuietHours: { start: '22:30', end: '07:00' }, digestWindowMs: 5000 });
+    expect(loadConfig({ DEFAULT_QUIET_HOURS: 'off' }).defaultQuietHours).toBeNull();
+    expect(() => loadConfig({ DEFAULT_QUIET_HOURS: '22:00-22:00' })).toThrow(/DEFAULT_QUIET_HOURS must end at another time than it starts/);
+    expect(() => loadConfig({ DEFAULT_QUIET_HOURS: '9pm-8am' })).toThrow(/DEFAULT_QUIET_HOURS must be a window such as 21:00-08:00, or off/);
+  });
+
   it('reads the abuse limits, CORS origins and the user token key', () => {
     const defaults = loadConfig({}).security;
     const set = loadConfig({

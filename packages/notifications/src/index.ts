@@ -16,5 +16,6 @@ export type { ContactPoints } from './reachability';
 export { defaultSubject, languageOf, renderUnpaidSummary } from './reminder-summary';
 export type { RenderedMessage } from './reminder-summary';
 export { TEMPLATE_KINDS, isTemplateKind, renderTemplate, type RenderedTemplate, type TemplateKind, type TemplateUser } from './templates';
+export { settleTicketNotifications, type TicketSettlement } from './ticket-settlement';
 export { connectNotificationService } from './connect';
 export type { ConnectedNotificationService } from './connect';

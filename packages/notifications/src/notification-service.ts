@@ -12,6 +12,7 @@ import {
   loadRecipient,
   resetFailedNotification,
   type Channel,
+  type ChannelVariants,
   type ClaimedReminder,
   type NewNotification,
   type Notification,
@@ -42,7 +43,7 @@ export interface SendNotificationInput {
   readonly urgent?: boolean | undefined;
   /** A transactional notice: goes out even on a channel the user opted out of or turned off. */
   readonly critical?: boolean | undefined;
-  /** Channels to try next, in order, should this one end `failed`. */
+  /** Channels to try next, in order, should this one end `failed`; those that could not take it (unreachable, turned off, unsubscribed) are left out. */
   readonly fallback?: readonly Channel[] | undefined;
   /** Pending notifications of the user on the channel with this key go out as one message. */
   readonly digestKey?: string | null | undefined;
@@ -117,7 +118,7 @@ export class NotificationService {
     const { manager } = this.deps.dataSource;
     const recipient = await loadRecipient(manager, input.userId);
     if (!recipient) throw new NotFoundError('User', input.userId);
-    const { message, subject } = input.template ? renderedFor(input.template, input.channel, recipient, input.subject) : { message: input.message!, subject: input.subject };
+    const { message, subject, html } = input.template ? renderedFor(input.template, input.channel, recipient, input.subject) : { message: input.message!, subject: input.subject, html: null };
     if (input.template) assertMessage(message, subject);
     if (input.ticketId != null) await this.assertTicketOf(manager, input.ticketId, recipient.userId);
 
@@ -126,7 +127,7 @@ export class NotificationService {
       throw new UnprocessableError(refusal.type, refusal.title, refusal.detail, [{ field: 'channel', message: refusal.detail }]);
     }
 
-    const wanted: NewNotification = {
+    let wanted: NewNotification = {
       userId: recipient.userId,
       channel: input.channel,
       message,
@@ -135,9 +136,12 @@ export class NotificationService {
       reminderId: null,
       urgent: input.urgent ?? false,
       critical: input.critical ?? false,
-      fallbackChannels: input.fallback?.length ? input.fallback : null,
+      fallbackChannels: reachableFallbacks(recipient, input.fallback, input.critical ?? false),
       digestKey: input.digestKey ?? null,
+      template: input.template?.kind ?? null,
+      html,
     };
+    if (input.template && wanted.fallbackChannels) wanted = { ...wanted, variants: variantsFor(input.template, wanted.fallbackChannels, recipient, input.subject) };
     const insert = async (transaction: EntityManager): Promise<Notification> => {
       if (this.capsSms(wanted.channel)) {
         const until = (await this.overSmsCap(transaction, [recipient.userId], true)).get(recipient.userId);
@@ -393,6 +397,15 @@ function channelRefusal(recipient: Recipient, channel: Channel, critical: boolea
   return null;
 }
 
+/**
+ * The fallback channels that can take over: those the user can be reached on and accepts (a
+ * critical notice's, where it could go itself). Null when none is left.
+ */
+function reachableFallbacks(recipient: Recipient, fallback: readonly Channel[] | undefined, critical: boolean): readonly Channel[] | null {
+  const usable = (fallback ?? []).filter((channel) => channelRefusal(recipient, channel, critical) === null);
+  return usable.length > 0 ? usable : null;
+}
+
 /** The notifications a claimed reminder produces: one per enabled channel that reaches the user. */
 function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotification[] {
   let message: string;
@@ -438,17 +451,28 @@ function assertMessage(message: string, subject: string | null | undefined): voi
 }
 
 /**
- * A template's text for the channel in the recipient's language, and its subject (email) or title
- * (push) unless the caller gave one.
+ * A template's text for the channel in the recipient's language, its subject (email) or title
+ * (push) unless the caller gave one, and an email's HTML body.
  */
 function renderedFor(
   template: { readonly kind: string; readonly data: unknown },
   channel: Channel,
   recipient: Recipient,
   subject: string | null | undefined,
-): { message: string; subject: string | null | undefined } {
-  const rendered: { text: string; subject?: string; title?: string } = renderTemplate(template.kind, channel, template.data, recipient);
-  return { message: rendered.text, subject: subject ?? rendered.subject ?? rendered.title };
+): { message: string; subject: string | null | undefined; html: string | null } {
+  const rendered: { text: string; subject?: string; title?: string; html?: string } = renderTemplate(template.kind, channel, template.data, recipient);
+  return { message: rendered.text, subject: subject ?? rendered.subject ?? rendered.title, html: rendered.html ?? null };
+}
+
+/** What a template writes on each fallback channel, checked as a message of its own would be. */
+function variantsFor(template: { readonly kind: string; readonly data: unknown }, channels: readonly Channel[], recipient: Recipient, subject: string | null | undefined): ChannelVariants {
+  return Object.fromEntries(
+    channels.map((channel) => {
+      const rendered = renderedFor(template, channel, recipient, subject);
+      assertMessage(rendered.message, rendered.subject);
+      return [channel, { message: rendered.message, subject: subjectOrNull(rendered.subject), html: rendered.html }];
+    }),
+  );
 }
 
 /** Characters as PostgreSQL's varchar counts them: code points, an emoji being one (two UTF-16 units). */

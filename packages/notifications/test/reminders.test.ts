@@ -95,6 +95,47 @@ describe('processReminders', () => {
     expect(after.nextRunAt).toEqual(new Date('2026-10-25T17:00:00Z')); // 18:00 CET
   });
 
+  it.each([
+    ['Paris, the night summer time starts', 'Europe/Paris', '2026-03-28T22:30:00+01:00', '2026-03-29T06:00:00.000Z'],
+    ['Paris, the night winter time starts', 'Europe/Paris', '2026-10-25T02:30:00+01:00', '2026-10-25T07:00:00.000Z'],
+    ['New York, the night summer time starts there', 'America/New_York', '2026-03-08T01:30:00-05:00', '2026-03-08T12:00:00.000Z'],
+    ['New York, the night winter time starts there', 'America/New_York', '2026-11-01T01:30:00-05:00', '2026-11-01T13:00:00.000Z'],
+  ])('holds the SMS and push of a reminder run in the quiet hours until 08:00 on the user’s clock (%s); email goes at once', async (_night, timezone, runAt, until) => {
+    const user = await reachableUser({ timezone, quietHoursStart: '21:00', quietHoursEnd: '08:00' });
+    const now = new Date(runAt);
+    const reminder = await insertReminder(harness.env.db, user.id, ['email', 'sms', 'push'], { message: 'Rappel', nextRunAt: new Date(now.getTime() - 60_000) });
+
+    await harness.service.processReminders({ now });
+
+    const planned = (await notificationsOf(reminder.id)).map((n) => [n.channel, n.scheduledAt?.toISOString() ?? null]);
+    expect(planned).toEqual([
+      ['email', null],
+      ['push', until],
+      ['sms', until],
+    ]);
+  });
+
+  it('ends at end_at: a run just before sends, a run at end_at or after sends nothing and switches the reminder off', async () => {
+    const user = await reachableUser();
+    const endAt = new Date('2026-11-30T09:00:00Z');
+    const lastWeek = await insertReminder(harness.env.db, user.id, ['email'], { message: 'Rappel', frequencyDays: 7, nextRunAt: new Date('2026-11-23T09:00:00Z'), endAt });
+    const atTheEnd = await insertReminder(harness.env.db, user.id, ['email'], { message: 'Rappel', frequencyDays: 7, nextRunAt: new Date('2026-11-30T08:00:00Z'), endAt });
+
+    const before = await harness.service.processReminders({ now: new Date(endAt.getTime() - 1) });
+    const at = await harness.service.processReminders({ now: new Date(endAt.getTime() + 7 * DAY) });
+
+    expect(before.processed).toBe(2);
+    expect(at).toEqual({ processed: 0, skipped: 0, channels: { email: 0, sms: 0, push: 0 } });
+    for (const reminder of [lastWeek, atTheEnd]) {
+      expect(await notificationsOf(reminder.id)).toHaveLength(1);
+      expect((await harness.env.db.manager.findOneByOrFail(Reminder, { id: reminder.id })).active).toBe(false);
+    }
+    const exactly = await insertReminder(harness.env.db, user.id, ['email'], { message: 'Rappel', nextRunAt: new Date(endAt.getTime() - 60_000), endAt });
+    expect((await harness.service.processReminders({ now: endAt })).processed).toBe(0);
+    expect(await notificationsOf(exactly.id)).toEqual([]);
+    expect((await harness.env.db.manager.findOneByOrFail(Reminder, { id: exactly.id })).active).toBe(false);
+  });
+
   it('ignores inactive reminders and reminders not yet due', async () => {
     const user = await reachableUser();
     await insertReminder(harness.env.db, user.id, ['email'], { message: 'Rappel', active: false });
@@ -116,6 +157,16 @@ describe('processReminders', () => {
     expect(summary).toEqual({ processed: 1, skipped: 1, channels: { email: 1, sms: 0, push: 0 } });
     expect((await notificationsOf(reminder.id)).map((n) => n.channel)).toEqual(['email']);
     expect(await notificationsOf(disabledEmail.id)).toEqual([]);
+  });
+
+  it('sends nothing on a channel the user unsubscribed from (email link, SMS STOP)', async () => {
+    const user = await reachableUser({ emailOptedOutAt: new Date(), smsOptedOutAt: new Date() });
+    const reminder = await insertReminder(harness.env.db, user.id, ['email', 'sms', 'push'], { message: 'Rappel' });
+
+    const summary = await harness.service.processReminders();
+
+    expect(summary.channels).toEqual({ email: 0, sms: 0, push: 1 });
+    expect((await notificationsOf(reminder.id)).map((n) => n.channel)).toEqual(['push']);
   });
 
   it('without a message of its own, sends a French summary of the unpaid tickets', async () => {

@@ -1,6 +1,9 @@
+import type { EmailMessage } from './provider';
+
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-function escapeHtml(text: string): string {
+/** Text made safe to write inside HTML, attribute values included. */
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char);
 }
 
@@ -20,5 +23,15 @@ export function emailHtml(text: string, lang = 'fr', unsubscribeUrl?: string): s
     .filter(Boolean)
     .map((paragraph) => escapeHtml(paragraph).replace(/\n/g, '<br>\n'))
     .map((paragraph) => `<p>${link ? paragraph.split(link).join(`<a href="${link}">${link}</a>`) : paragraph}</p>`);
-  return `<!doctype html>\n<html lang="${escapeHtml(lang)}"><head><meta charset="utf-8"></head><body>\n${paragraphs.join('\n')}\n</body></html>\n`;
+  return emailDocument(paragraphs.join('\n'), lang);
+}
+
+/** A whole HTML document around a body that is already HTML (a template's). */
+export function emailDocument(bodyHtml: string, lang = 'fr'): string {
+  return `<!doctype html>\n<html lang="${escapeHtml(lang)}"><head><meta charset="utf-8"></head><body>\n${bodyHtml}\n</body></html>\n`;
+}
+
+/** The HTML part of a message: its own HTML body when it has one, otherwise written from its text. */
+export function htmlPartOf(message: Pick<EmailMessage, 'text' | 'html' | 'lang' | 'unsubscribeUrl'>): string {
+  return message.html !== undefined ? emailDocument(message.html, message.lang) : emailHtml(message.text, message.lang, message.unsubscribeUrl);
 }

@@ -1,4 +1,5 @@
 export * from './provider';
+export { escapeHtml } from './email-html';
 export { errorForHttpStatus, parseRetryAfter, toProviderError } from './classify';
 export { OutboxEmailProvider, OutboxPushProvider, OutboxSmsProvider } from './outbox';
 export { SmtpEmailProvider, type SmtpOptions } from './smtp';

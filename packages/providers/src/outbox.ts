@@ -52,8 +52,8 @@ export class OutboxEmailProvider extends OutboxProvider implements EmailProvider
     super(dir, 'email', logger);
   }
 
-  async send({ notificationId, to, subject, text, unsubscribeUrl }: EmailMessage): Promise<Accepted> {
-    const providerMessageId = await this.file.record(notificationId, { to, subject, text, ...(unsubscribeUrl && { headers: unsubscribeHeaders(unsubscribeUrl) }) });
+  async send({ notificationId, to, subject, text, html, unsubscribeUrl }: EmailMessage): Promise<Accepted> {
+    const providerMessageId = await this.file.record(notificationId, { to, subject, text, ...(html !== undefined && { html }), ...(unsubscribeUrl && { headers: unsubscribeHeaders(unsubscribeUrl) }) });
     this.logger.info('email written to the outbox', { notification_id: notificationId, to });
     return { providerMessageId };
   }

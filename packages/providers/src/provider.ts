@@ -38,6 +38,13 @@ export interface EmailMessage {
    * `List-Unsubscribe-Post` (RFC 8058), and as a link at the foot of the message.
    */
   readonly unsubscribeUrl?: string | undefined;
+  /**
+   * The body as HTML, when a template wrote it (its paragraphs, the unsubscribe link's included);
+   * otherwise the HTML part is written from `text`.
+   */
+  readonly html?: string | undefined;
+  /** The language of the message (`fr`, `en`), for its HTML document. */
+  readonly lang?: string | undefined;
 }
 
 /** The headers that let mail clients offer a one-click unsubscribe (RFC 2369, RFC 8058). */

@@ -5,7 +5,7 @@ import { Client } from '@sendgrid/client';
 import type { ClientRequest } from '@sendgrid/client/src/request';
 import { MailService, type ResponseError } from '@sendgrid/mail';
 import { errorForHttpStatus, toProviderError } from './classify';
-import { emailHtml } from './email-html';
+import { htmlPartOf } from './email-html';
 import { ProviderError, unsubscribeHeaders, type Accepted, type EmailMessage, type EmailProvider } from './provider';
 
 export interface SendGridOptions {
@@ -98,7 +98,7 @@ export class SendGridEmailProvider implements EmailProvider {
         from: this.options.from,
         subject: message.subject,
         text: message.text,
-        html: emailHtml(message.text, undefined, message.unsubscribeUrl),
+        html: htmlPartOf(message),
         headers: unsubscribeHeaders(message.unsubscribeUrl),
         customArgs: { notification_id: String(message.notificationId) },
       });

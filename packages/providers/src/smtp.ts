@@ -1,7 +1,7 @@
 import { maskEmail, type Logger } from '@notofine/logger';
 import nodemailer, { type NodemailerError, type SMTPPoolOptions, type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer';
 import { toProviderError } from './classify';
-import { emailHtml } from './email-html';
+import { htmlPartOf } from './email-html';
 import { ProviderError, unsubscribeHeaders, type Accepted, type EmailMessage, type EmailProvider } from './provider';
 
 export interface SmtpOptions {
@@ -51,7 +51,7 @@ export class SmtpEmailProvider implements EmailProvider {
         to: message.to,
         subject: message.subject,
         text: message.text,
-        html: emailHtml(message.text, undefined, message.unsubscribeUrl),
+        html: htmlPartOf(message),
         headers: unsubscribeHeaders(message.unsubscribeUrl),
         // The socket timeouts only notice silence: a server trickling its replies, or a send
         // queued behind busy connections, is cut off here. The pool then drops that connection.

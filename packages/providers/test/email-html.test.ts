@@ -1,4 +1,4 @@
-import { emailHtml } from '../src/email-html';
+import { emailHtml, htmlPartOf } from '../src/email-html';
 
 /** The body of the generated document, between its <body> tags. */
 function body(html: string): string {
@@ -36,4 +36,19 @@ it('escapes everything that HTML would read as markup', () => {
 
 it('makes no empty paragraph of blank text', () => {
   expect(body(emailHtml('\n\n  \n\n'))).toBe('');
+});
+
+it('wraps a template\'s own HTML body in the document as it is, in the message\'s language', () => {
+  const html = htmlPartOf({ text: 'Hello', html: '<p>Hello <strong>Jean</strong></p>', lang: 'en' });
+
+  expect(html).toMatch(/^<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><\/head>/);
+  expect(body(html)).toBe('<p>Hello <strong>Jean</strong></p>');
+});
+
+it('writes the HTML part from the text when the message has no HTML of its own, its unsubscribe link made a link', () => {
+  const url = 'https://notify.example.test/unsubscribe/a.b';
+
+  expect(body(htmlPartOf({ text: `Bonjour\n\n-- \nNe plus recevoir ces emails : ${url}`, unsubscribeUrl: url }))).toBe(
+    `<p>Bonjour</p>\n<p>-- <br>\nNe plus recevoir ces emails : <a href="${url}">${url}</a></p>`,
+  );
 });

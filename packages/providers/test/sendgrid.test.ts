@@ -68,6 +68,14 @@ it('sends the one-click unsubscribe headers (RFC 8058), and the link in the HTML
   expect(mail!.content[1]!.value).toContain(`Ne plus recevoir ces emails : <a href="${url}">${url}</a>`);
 });
 
+it('sends a template\'s own HTML body as the HTML part, in the message\'s language, next to the text', async () => {
+  await provider.send({ ...message, html: '<p>Your ticket <strong>AB-123</strong></p>', lang: 'en' });
+
+  const [mail] = sendgrid.mails().slice(-1);
+  expect(mail!.content[0]).toEqual({ type: 'text/plain', value: message.text });
+  expect(mail!.content[1]!.value).toMatch(/<html lang="en">.*<body>\n<p>Your ticket <strong>AB-123<\/strong><\/p>\n<\/body>/s);
+});
+
 it.each([
   ['500: retry', sendGridError(500, ['internal error']), { kind: 'retry', message: 'HTTP 500: internal error' }],
   ['503: retry', { status: 503, body: 'upstream connect error' }, { kind: 'retry', message: 'HTTP 503: upstream connect error' }],

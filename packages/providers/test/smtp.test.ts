@@ -53,6 +53,14 @@ describe('SmtpEmailProvider against a real SMTP server', () => {
     expect(headers).toEqual(expect.arrayContaining([`List-Unsubscribe: <${url}>`, 'List-Unsubscribe-Post: List-Unsubscribe=One-Click']));
   });
 
+  it('sends a template\'s own HTML body as the HTML part, in the message\'s language', async () => {
+    await provider.send({ ...message, html: '<p>Votre contravention <strong>AB-123</strong></p>', lang: 'fr' });
+
+    const delivered = server.received.at(-1);
+    expect(delivered?.mail.html).toMatch(/<html lang="fr">.*<p>Votre contravention <strong>AB-123<\/strong><\/p>/s);
+    expect(delivered?.mail.text?.trim()).toBe(message.text);
+  });
+
   it('escapes the message in the HTML part', async () => {
     await provider.send({ ...message, text: 'Montant <b>135 €</b> & "frais"' });
 

@@ -55,6 +55,7 @@ describe('POST /notifications/send', () => {
       urgent: false,
       critical: false,
       digest_key: null,
+      template: null,
       fallback_channels: [],
       fallback_from_id: null,
       fallback_to_id: null,

@@ -141,6 +141,41 @@ describe('POST /users/{id}/reminders', () => {
   });
 });
 
+describe('reminders that end: end_at', () => {
+  it('keeps an end_at given with its offset, changes it with PATCH and removes it with null', async () => {
+    const user = await insertReachableUser(harness.env.db);
+    const endAt = new Date(Date.now() + 30 * DAY_MS);
+    const later = new Date(Date.now() + 60 * DAY_MS);
+
+    const created = await harness.client.post(`/users/${user.id}/reminders`, buildReminderBody({ end_at: endAt.toISOString() })).expect(201);
+    const moved = await harness.client.patch(`/reminders/${created.body.id}`, { end_at: later.toISOString().replace('Z', '+00:00') }).expect(200);
+    const removed = await harness.client.patch(`/reminders/${created.body.id}`, { end_at: null }).expect(200);
+
+    expect(created.body.end_at).toBe(endAt.toISOString());
+    expect(moved.body.end_at).toBe(later.toISOString());
+    expect(removed.body.end_at).toBeNull();
+  });
+
+  it.each([
+    ['without an offset', '2099-12-31T23:59:00', 'must be a date-time with its offset, such as 2026-12-31T23:59:00+01:00'],
+    ['that is not a date', 'next month', 'must be a date-time with its offset, such as 2026-12-31T23:59:00+01:00'],
+    ['in the past', '2020-01-01T00:00:00Z', 'must be in the future: to stop the reminder now, send "active": false'],
+  ])('refuses an end_at %s with 400, on creation and on change, and writes nothing', async (_case, endAt, message) => {
+    const user = await insertReachableUser(harness.env.db);
+    const reminder = await insertReminder(harness.env.db, user.id, ['email']);
+
+    const created = await harness.client.post(`/users/${user.id}/reminders`, buildReminderBody({ end_at: endAt }));
+    const patched = await harness.client.patch(`/reminders/${reminder.id}`, { end_at: endAt });
+
+    for (const response of [created, patched]) {
+      expectInvalidField(response, 'end_at');
+      expect(response.body.errors).toEqual([{ field: 'end_at', message }]);
+    }
+    expect(await harness.env.db.manager.countBy(Reminder, { userId: user.id })).toBe(1);
+    expect((await harness.env.db.manager.findOneByOrFail(Reminder, { id: reminder.id })).endAt).toBeNull();
+  });
+});
+
 describe('GET /users/{id}/reminders', () => {
   it("lists the user's reminders with their channels, disabled ones included", async () => {
     const user = await insertReachableUser(harness.env.db);
@@ -268,7 +303,7 @@ describe('PATCH /reminders/{id}', () => {
     const response = await harness.client.patch(`/reminders/${reminder.id}`, {});
 
     expectProblem(response, 400, 'validation-error');
-    expect(response.body.detail).toMatch(/frequency_days, channels, active, message or subject/);
+    expect(response.body.detail).toMatch(/frequency_days, channels, active, message, subject or end_at/);
   });
 
   it.each([

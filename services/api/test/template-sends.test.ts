@@ -1,5 +1,5 @@
 import { Notification } from '@notofine/db';
-import { insertUser } from '@test/factories';
+import { insertDevice, insertUser } from '@test/factories';
 import { startApi, type ApiHarness } from './api-harness';
 
 let harness: ApiHarness;
@@ -11,6 +11,7 @@ afterAll(async () => {
 });
 
 const TICKET = { reference: 'AB-123', amount_cents: 13500, due_date: '2099-12-15' };
+const TICKET_PAID = { reference: 'AB-123', amount_cents: 13500 };
 
 describe('POST /notifications/send with a template', () => {
   it('renders the template in the user\'s language for the channel, with its subject', async () => {
@@ -28,6 +29,25 @@ describe('POST /notifications/send with a template', () => {
     expect(sms.body.subject).toBeNull();
     expect(ownSubject.body.subject).toBe('Mon objet');
     expect((await harness.env.db.manager.findOneByOrFail(Notification, { id: email.body.id })).message).toBe(email.body.message);
+  });
+
+  it('keeps on the row the template\'s kind, the email\'s HTML body, and what its fallback channels would send', async () => {
+    const user = await insertUser(harness.env.db, { locale: 'fr' });
+    await insertDevice(harness.env.db, user.id);
+
+    const email = await harness.client.post('/notifications/send', { user_id: user.id, channel: 'email', template: 'ticket_paid', data: TICKET_PAID, fallback: ['sms', 'push'] }).expect(202);
+    const sms = await harness.client.post('/notifications/send', { user_id: user.id, channel: 'sms', template: 'ticket_paid', data: TICKET_PAID }).expect(202);
+    const raw = await harness.client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Texte libre' }).expect(202);
+    const row = (id: number) => harness.env.db.manager.findOneByOrFail(Notification, { id });
+
+    expect(email.body.template).toBe('ticket_paid');
+    expect((await row(email.body.id)).html).toContain('<strong>AB-123</strong>');
+    expect((await row(email.body.id)).variants).toEqual({
+      sms: { message: expect.stringContaining('AB-123'), subject: null, html: null },
+      push: { message: expect.stringContaining('AB-123'), subject: expect.any(String), html: null },
+    });
+    expect(await row(sms.body.id)).toMatchObject({ template: 'ticket_paid', html: null, variants: null });
+    expect(await row(raw.body.id)).toMatchObject({ template: null, html: null, variants: null });
   });
 
   it('says which variable is missing or malformed, and writes nothing', async () => {

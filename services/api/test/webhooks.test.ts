@@ -1,5 +1,5 @@
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
-import { DeliveryEvent, Notification, insertPendingNotifications } from '@notofine/db';
+import { DeliveryEvent, Notification, User, insertPendingNotifications } from '@notofine/db';
 import { insertUser } from '@test/factories';
 import request from 'supertest';
 import { startApi, type ApiHarness } from './api-harness';
@@ -223,6 +223,89 @@ describe('POST /webhooks/twilio', () => {
   });
 });
 
+describe('SMS replies: /webhooks/vonage/inbound and /webhooks/twilio/inbound', () => {
+  function vonageSignedReply(params: Record<string, string>, secret = VONAGE_SECRET): Record<string, string> {
+    const all = { ...params, timestamp: String(Math.floor(Date.now() / 1000)) };
+    const base = Object.keys(all)
+      .sort()
+      .map((key) => `&${key}=${all[key as keyof typeof all]!.replace(/[&=]/g, '_')}`)
+      .join('');
+    return { ...all, sig: createHmac('sha256', secret).update(base).digest('hex') };
+  }
+  function twilioReply(params: Record<string, string>, url = `${PUBLIC_BASE_URL}/webhooks/twilio/inbound`) {
+    const data = url + Object.keys(params).sort().map((key) => key + params[key]).join('');
+    const signature = createHmac('sha1', TWILIO_TOKEN).update(data).digest('base64');
+    return request(harness.api.app).post('/webhooks/twilio/inbound').type('form').set('X-Twilio-Signature', signature).send(params);
+  }
+  const smsOptOut = async (id: number) => (await harness.env.db.manager.findOneByOrFail(User, { id })).smsOptedOutAt;
+  let phones = 0;
+  const nextPhone = () => `+3361${String(2_000_000 + (phones += 1)).padStart(7, '0')}`;
+
+  it.each([
+    ['STOP'],
+    ['stop'],
+    ['Stop svp'],
+    ['ARRÊT'],
+    ['arret'],
+    ['Unsubscribe'],
+    ['  STOP.'],
+  ])('turns SMS off for a signed Vonage reply "%s", sent as a GET query', async (text) => {
+    const phone = nextPhone();
+    const user = await insertUser(harness.env.db, { phone });
+
+    await request(harness.api.app).get('/webhooks/vonage/inbound').query(vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', messageId: 'in-1', text, type: 'text' })).expect(204);
+
+    expect(await smsOptOut(user.id)).toEqual(expect.any(Date));
+  });
+
+  it('turns SMS on again for a signed START posted as JSON, for every user with that number; other replies change nothing', async () => {
+    const phone = nextPhone();
+    const first = await insertUser(harness.env.db, { phone, smsOptedOutAt: new Date() });
+    const second = await insertUser(harness.env.db, { phone, smsOptedOutAt: new Date() });
+    const other = await insertUser(harness.env.db, { phone: nextPhone(), smsOptedOutAt: new Date() });
+
+    await request(harness.api.app).post('/webhooks/vonage/inbound').send(vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', text: 'Merci beaucoup' })).expect(204);
+    const unchanged = await smsOptOut(first.id);
+    await request(harness.api.app).post('/webhooks/vonage/inbound').send(vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', text: 'START' })).expect(204);
+
+    expect(unchanged).toEqual(expect.any(Date));
+    expect(await smsOptOut(first.id)).toBeNull();
+    expect(await smsOptOut(second.id)).toBeNull();
+    expect(await smsOptOut(other.id)).toEqual(expect.any(Date));
+  });
+
+  it.each([
+    ['no signature', (params: Record<string, string>) => params],
+    ['a wrong secret', (params: Record<string, string>) => vonageSignedReply(params, 'not-the-secret')],
+    ['a number changed after signing', (params: Record<string, string>) => ({ ...vonageSignedReply(params), msisdn: '33600000000' })],
+  ])('refuses a Vonage STOP with %s with 401, and the user keeps SMS', async (_case, make) => {
+    const phone = nextPhone();
+    const user = await insertUser(harness.env.db, { phone });
+
+    const response = await request(harness.api.app).get('/webhooks/vonage/inbound').query(make({ msisdn: phone.slice(1), to: 'NOTOFINE', text: 'STOP' }));
+
+    expect(response.status).toBe(401);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(await smsOptOut(user.id)).toBeNull();
+  });
+
+  it('turns SMS off and on again on Twilio replies signed over the inbound URL, and refuses one signed over another', async () => {
+    const phone = nextPhone();
+    const user = await insertUser(harness.env.db, { phone });
+
+    const forged = await twilioReply({ From: phone, To: '+33700000000', Body: 'STOP', MessageSid: 'SM1' }, `${PUBLIC_BASE_URL}/webhooks/twilio`);
+    const kept = await smsOptOut(user.id);
+    await twilioReply({ From: phone, To: '+33700000000', Body: 'STOP', MessageSid: 'SM2' }).expect(204);
+    const stopped = await smsOptOut(user.id);
+    await twilioReply({ From: phone, To: '+33700000000', Body: 'start', MessageSid: 'SM3' }).expect(204);
+
+    expect(forged.status).toBe(401);
+    expect(kept).toBeNull();
+    expect(stopped).toEqual(expect.any(Date));
+    expect(await smsOptOut(user.id)).toBeNull();
+  });
+});
+
 describe('webhooks not configured', () => {
   let bare: ApiHarness;
   beforeAll(async () => {
@@ -237,5 +320,17 @@ describe('webhooks not configured', () => {
 
   it('accepts Vonage’s unsigned receipts when no signature secret is set', async () => {
     await request(bare.api.app).get('/webhooks/vonage').query({ messageId: 'unknown', status: 'delivered' }).expect(200, { received: 1, applied: 0 });
+  });
+
+  it('honours an unsigned Vonage STOP when no signature secret is set, but not an unsigned START: nothing proves the person sent it', async () => {
+    const user = await insertUser(bare.env.db, { phone: '+33698989898' });
+    const reply = (text: string) => request(bare.api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33698989898', to: 'NOTOFINE', text }).expect(204);
+
+    await reply('STOP');
+    const stopped = (await bare.env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt;
+    await reply('START');
+
+    expect(stopped).toEqual(expect.any(Date));
+    expect((await bare.env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toEqual(stopped);
   });
 });

@@ -200,7 +200,7 @@ describe('email delivery', () => {
     const pending = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'email', message: 'Votre contravention est due', subject: 'Rappel de paiement' });
     await settledNotification(harness.env.db, pending.id);
 
-    expect(harness.providers.email.calls).toContainEqual({ notificationId: pending.id, to: 'jean@example.com', subject: 'Rappel de paiement', text: 'Votre contravention est due' });
+    expect(harness.providers.email.calls).toContainEqual({ notificationId: pending.id, to: 'jean@example.com', subject: 'Rappel de paiement', text: 'Votre contravention est due', lang: 'fr' });
   });
 
   it('when the provider throws an error it did not classify, retries it as a transient failure', async () => {

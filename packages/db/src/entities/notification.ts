@@ -1,5 +1,15 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { CHANNELS, DELIVERY_STATUSES, LIMITS, NOTIFICATION_STATUSES, sqlList, type Channel, type DeliveryStatus, type NotificationStatus } from './channel';
+
+/** A message as rendered for one channel. */
+export interface ChannelVariant {
+  readonly message: string;
+  readonly subject: string | null;
+  readonly html: string | null;
+}
+
+/** Renderings of one message by channel. */
+export type ChannelVariants = Readonly<Partial<Record<Channel, ChannelVariant>>>;
 import { Reminder } from './reminder';
 import { Ticket } from './ticket';
 import { User } from './user';
@@ -115,6 +125,18 @@ export class Notification {
   /** Pending notifications of one user on one channel with the same key go out as one message. */
   @Column({ type: 'varchar', length: LIMITS.digestKey, nullable: true })
   digestKey!: string | null;
+
+  /** The template kind it was rendered from (`ticket_due`, ...); null for a text given as is. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  template!: string | null;
+
+  /** An email's HTML body as its template wrote it; null when the HTML part is written from the text. */
+  @Column({ type: 'text', nullable: true })
+  html!: string | null;
+
+  /** What its template renders on each fallback channel, for the notification that stands in there. */
+  @Column({ type: 'jsonb', nullable: true })
+  variants!: ChannelVariants | null;
 
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt!: Date;

@@ -9,6 +9,8 @@ export interface DeliveryTarget {
   readonly channel: Channel;
   readonly message: string;
   readonly subject: string | null;
+  /** An email's HTML body as its template wrote it; null: written from the message. */
+  readonly html: string | null;
   readonly status: NotificationStatus;
   readonly attempts: number;
   readonly createdAt: Date;
@@ -36,6 +38,7 @@ interface DeliveryRow {
   channel: Channel;
   message: string;
   subject: string | null;
+  html: string | null;
   status: NotificationStatus;
   attempts: number;
   created_at: Date;
@@ -65,11 +68,13 @@ export interface StoredPushToken {
 
 /**
  * Whether the row `notifications` of the enclosing statement (its `id = $1`) follows another pending
- * notification of its digest: the first one of the group sends them all.
+ * notification of its digest: the first one of the group sends them all. A first one being sent
+ * right now took its members already: one that came too late goes on its own.
  */
 const DIGEST_LEADER_BEFORE = `SELECT 1 FROM notifications leader
   WHERE notifications.digest_key IS NOT NULL AND leader.user_id = notifications.user_id AND leader.channel = notifications.channel
-    AND leader.digest_key = notifications.digest_key AND leader.status = 'pending' AND leader.id < notifications.id`;
+    AND leader.digest_key = notifications.digest_key AND leader.status = 'pending' AND leader.id < notifications.id
+    AND (leader.lease_until IS NULL OR leader.lease_until < now())`;
 
 /** Why a delivery could not be claimed. */
 export type ClaimRefusal = 'missing' | 'final' | 'leased' | 'in-digest';
@@ -99,7 +104,7 @@ export async function claimDeliveries(
        SET lease_token = $2, lease_until = now() + $3 * interval '1 millisecond'
        WHERE id = ANY($1::bigint[]) AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
          AND NOT EXISTS (${DIGEST_LEADER_BEFORE})
-       RETURNING id, user_id, channel, message, subject, status, attempts, created_at, scheduled_at, urgent, critical, digest_key
+       RETURNING id, user_id, channel, message, subject, html, status, attempts, created_at, scheduled_at, urgent, critical, digest_key
      )
      SELECT c.*, u.email, u.phone, u.locale, u.timezone, u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
             CASE c.channel WHEN 'email' THEN u.email_opted_out_at IS NOT NULL WHEN 'sms' THEN u.sms_opted_out_at IS NOT NULL ELSE false END AS opted_out,
@@ -142,6 +147,7 @@ function targetFromRow(row: DeliveryRow, token: string): DeliveryTarget {
     channel: row.channel,
     message: row.message,
     subject: row.subject,
+    html: row.html,
     status: row.status,
     attempts: row.attempts,
     createdAt: row.created_at,
@@ -236,8 +242,12 @@ export async function recordNotDelivered(
        WHERE id = $1 AND status = 'pending' AND lease_token = $2
        RETURNING *
      ), stand_in AS (
-       INSERT INTO notifications (id, user_id, channel, message, subject, ticket_id, reminder_id, urgent, critical, fallback_channels, fallback_from_id)
-       SELECT fallback_to_id, user_id, fallback_channels[1], message, subject, ticket_id, reminder_id, urgent, critical,
+       -- A template's notification takes over with the text its template writes for the next channel.
+       INSERT INTO notifications (id, user_id, channel, message, subject, html, template, variants, ticket_id, reminder_id, urgent, critical, fallback_channels, fallback_from_id)
+       SELECT fallback_to_id, user_id, fallback_channels[1],
+              coalesce(variants -> fallback_channels[1] ->> 'message', message),
+              CASE WHEN variants ? fallback_channels[1] THEN variants -> fallback_channels[1] ->> 'subject' ELSE subject END,
+              variants -> fallback_channels[1] ->> 'html', template, variants, ticket_id, reminder_id, urgent, critical,
               CASE WHEN cardinality(fallback_channels) > 1 THEN fallback_channels[2:] END, id
        FROM failed WHERE fallback_to_id IS NOT NULL
        RETURNING id, channel

@@ -6,3 +6,4 @@ export * from './delivery-receipts';
 export * from './idempotency';
 export * from './devices';
 export * from './opt-outs';
+export * from './unpaid-summaries';

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { Channel, DeliveryStatus, NotificationStatus } from '../entities/channel';
-import { Notification } from '../entities/notification';
+import { Notification, type ChannelVariants } from '../entities/notification';
 
 /** A notification to create, always `pending`. */
 export interface NewNotification {
@@ -16,6 +16,12 @@ export interface NewNotification {
   readonly critical?: boolean;
   readonly fallbackChannels?: readonly Channel[] | null;
   readonly digestKey?: string | null;
+  /** The template kind it was rendered from. */
+  readonly template?: string | null;
+  /** An email's HTML body, when its template wrote one. */
+  readonly html?: string | null;
+  /** What it would be on each of its fallback channels. */
+  readonly variants?: ChannelVariants | null;
 }
 
 interface NotificationRow {
@@ -44,6 +50,9 @@ interface NotificationRow {
   fallback_from_id: number | null;
   fallback_to_id: number | null;
   digest_key: string | null;
+  template: string | null;
+  html: string | null;
+  variants: ChannelVariants | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -75,6 +84,9 @@ function notificationFromRow(row: NotificationRow): Notification {
     fallbackFromId: row.fallback_from_id,
     fallbackToId: row.fallback_to_id,
     digestKey: row.digest_key,
+    template: row.template,
+    html: row.html,
+    variants: row.variants,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -91,11 +103,12 @@ export async function insertPendingNotifications(
   if (notifications.length === 0) return [];
   // Arrays of arrays do not unnest row by row: the fallback chains travel as comma-joined text.
   const rows: NotificationRow[] = await manager.query(
-    `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback_channels, digest_key)
+    `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback_channels, digest_key, template, html, variants)
      SELECT user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical,
-            CASE WHEN fallback = '' THEN NULL ELSE string_to_array(fallback, ',')::varchar[] END, digest_key
-     FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[], $7::timestamptz[], $8::boolean[], $9::boolean[], $10::text[], $11::varchar[])
-       AS t(user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback, digest_key)
+            CASE WHEN fallback = '' THEN NULL ELSE string_to_array(fallback, ',')::varchar[] END, digest_key, template, html, variants
+     FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[], $7::timestamptz[], $8::boolean[], $9::boolean[], $10::text[], $11::varchar[],
+                 $12::varchar[], $13::text[], $14::jsonb[])
+       AS t(user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback, digest_key, template, html, variants)
      RETURNING *`,
     [
       notifications.map((n) => n.userId),
@@ -109,6 +122,9 @@ export async function insertPendingNotifications(
       notifications.map((n) => n.critical ?? false),
       notifications.map((n) => (n.fallbackChannels ?? []).join(',')),
       notifications.map((n) => n.digestKey ?? null),
+      notifications.map((n) => n.template ?? null),
+      notifications.map((n) => n.html ?? null),
+      notifications.map((n) => (n.variants ? JSON.stringify(n.variants) : null)),
     ],
   );
   // INSERT ... SELECT FROM unnest keeps the input order in practice, but that is not a promise
@@ -232,13 +248,14 @@ export async function cancelNotification(
 
 /**
  * When a new notification joining a digest goes out: with the pending notification of the same
- * user, channel and key, if there is one (they go out together), otherwise null. Call it in the
+ * user, channel and key, if there is one not being sent right now (they go out together);
+ * undefined when there is none, and the new one starts a digest of its own. Call it in the
  * transaction that inserts, after {@link lockDigest}.
  */
 export async function pendingDigestTime(manager: EntityManager, userId: number, channel: Channel, digestKey: string): Promise<Date | null | undefined> {
   const [row]: Array<{ scheduled_at: Date | null }> = await manager.query(
     `SELECT scheduled_at FROM notifications
-     WHERE user_id = $1 AND channel = $2 AND digest_key = $3 AND status = 'pending'
+     WHERE user_id = $1 AND channel = $2 AND digest_key = $3 AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
      ORDER BY id LIMIT 1`,
     [userId, channel, digestKey],
   );

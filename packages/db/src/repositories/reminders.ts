@@ -156,8 +156,9 @@ export async function retireFinishedReminders(manager: EntityManager, now: Date)
 
 /**
  * A ticket was paid or cancelled: its reminders stop, and what is still pending about it (its
- * reminders' notifications, notices tied to it) is cancelled, critical notices excepted. A
- * notification an attempt holds right now is left to finish.
+ * reminders' notifications, notices tied to it) is cancelled, critical notices and payment
+ * confirmations (the `ticket_paid` template) excepted. A notification an attempt holds right now
+ * is left to finish.
  *
  * @returns how many reminders were switched off and notifications cancelled
  */
@@ -165,7 +166,7 @@ export async function settleTicket(manager: EntityManager, ticketId: number, rea
   const [, reminders]: [unknown, number] = await manager.query(`UPDATE reminders SET active = false, updated_at = now() WHERE ticket_id = $1 AND active`, [ticketId]);
   const [, notifications]: [unknown, number] = await manager.query(
     `UPDATE notifications SET status = 'cancelled', error_message = $2, updated_at = now()
-     WHERE status = 'pending' AND NOT critical AND (lease_until IS NULL OR lease_until < now())
+     WHERE status = 'pending' AND NOT critical AND template IS DISTINCT FROM 'ticket_paid' AND (lease_until IS NULL OR lease_until < now())
        AND (ticket_id = $1 OR reminder_id IN (SELECT id FROM reminders WHERE ticket_id = $1))`,
     [ticketId, reason],
   );

@@ -111,7 +111,8 @@ function flatten(errors: readonly ClassValidatorError[], dto: DtoClass | undefin
       // A missing field fails every other check too: say only that it is missing.
       own = [{ field, message: constraints.isDefined }];
     } else {
-      own = Object.values(constraints).map((message) => ({ field, message }));
+      // Two checks of one rule (a format and its pattern) say the same thing: once is enough.
+      own = [...new Set(Object.values(constraints))].map((message) => ({ field, message }));
     }
     const nestedDto = error.children?.length ? childDto(dto, error.property) : undefined;
     return [...own, ...flatten(error.children ?? [], nestedDto, field)];

@@ -23,6 +23,7 @@ export function notificationJson(notification: Notification) {
     urgent: notification.urgent,
     critical: notification.critical,
     digest_key: notification.digestKey,
+    template: notification.template,
     // The fallback chain: the channels still to try, the notification this one stands in for, the one that stood in for it.
     fallback_channels: notification.fallbackChannels ?? [],
     fallback_from_id: notification.fallbackFromId,

@@ -24,7 +24,7 @@ export async function createReminder(manager: EntityManager, userId: number, bod
         subject: body.subject?.trim() ? body.subject : null,
         ...(body.active !== undefined && { active: body.active }),
         ticketId: body.ticket_id ?? null,
-        endAt: body.end_at ? new Date(body.end_at) : null,
+        endAt: body.end_at ? futureEndAt(body.end_at) : null,
       }),
     );
     await tx.insert(
@@ -56,7 +56,7 @@ export async function listReminders(manager: EntityManager, userId: number): Pro
 export async function updateReminder(manager: EntityManager, id: number, body: UpdateReminderBody, ownerId?: number): Promise<ReminderWithChannels> {
   const existing = await getReminder(manager, id, ownerId);
   if (Object.keys(body).length === 0) {
-    throw new ValidationError('Send at least one field to change: frequency_days, channels, active, message or subject.');
+    throw new ValidationError('Send at least one field to change: frequency_days, channels, active, message, subject or end_at.');
   }
   if (body.channels) await assertReachable(manager, existing.userId, body.channels);
 
@@ -70,7 +70,7 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
       }
     }
     if (body.active !== undefined) changes.active = body.active;
-    if (body.end_at !== undefined) changes.endAt = body.end_at === null ? null : new Date(body.end_at);
+    if (body.end_at !== undefined) changes.endAt = body.end_at === null ? null : futureEndAt(body.end_at);
     if (body.message !== undefined) changes.message = body.message;
     if (body.subject !== undefined) changes.subject = body.subject?.trim() ? body.subject : null;
     if (Object.keys(changes).length > 0) await tx.update(Reminder, { id }, changes);
@@ -94,6 +94,13 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
 export async function deleteReminder(manager: EntityManager, id: number, ownerId?: number): Promise<void> {
   const { affected } = await manager.delete(Reminder, { id, ...(ownerId !== undefined && { userId: ownerId }) });
   if (!affected) throw new NotFoundError('Reminder', id);
+}
+
+/** When a reminder stops: a moment still to come (one already past would stop it without a word). */
+function futureEndAt(value: string): Date {
+  const endAt = new Date(value);
+  if (endAt.getTime() <= Date.now()) throw ValidationError.forField('end_at', 'must be in the future: to stop the reminder now, send "active": false');
+  return endAt;
 }
 
 /** A reminder tied to a ticket must be about one of the user's own tickets, still unpaid. */

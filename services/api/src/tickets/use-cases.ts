@@ -1,4 +1,5 @@
-import { Ticket, User, settleTicket, type TicketStatus } from '@notofine/db';
+import { Ticket, User, type TicketStatus } from '@notofine/db';
+import { settleTicketNotifications } from '@notofine/notifications';
 import { ConflictError, NotFoundError, ValidationError } from '@notofine/errors';
 import { QueryFailedError, type EntityManager } from 'typeorm';
 import type { CreateTicketBody, UpdateTicketBody } from './dto';
@@ -38,10 +39,10 @@ export async function updateTicket(manager: EntityManager, id: number, body: Upd
   const settled = body.status !== undefined && body.status !== 'unpaid' && ticket.status === 'unpaid';
   if (body.status !== undefined) ticket.status = body.status;
   if (!settled) return saveUniqueReference(manager, ticket);
-  // Paid or cancelled: its reminders stop, and what was still to be sent about it is cancelled.
+  // Paid or cancelled: its reminders stop, and nothing still to be sent speaks of it as unpaid.
   return manager.transaction(async (tx) => {
     const saved = await saveUniqueReference(tx, ticket);
-    await settleTicket(tx, id, `Ticket ${saved.reference} was ${saved.status === 'paid' ? 'paid' : 'cancelled'}.`);
+    await settleTicketNotifications(tx, saved);
     return saved;
   });
 }

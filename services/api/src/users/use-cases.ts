@@ -24,6 +24,8 @@ export async function createUser(
 }
 
 function quietHoursColumns(quiet: Pick<QuietHoursBody, 'start' | 'end' | 'email'> | null): Pick<User, 'quietHoursStart' | 'quietHoursEnd' | 'quietHoursEmail'> {
+  // A window of no length could mean none or the whole day: the caller says which.
+  if (quiet && quiet.start === quiet.end) throw ValidationError.forField('quiet_hours.end', 'must differ from start: send "quiet_hours": null for no quiet hours');
   return { quietHoursStart: quiet?.start ?? null, quietHoursEnd: quiet?.end ?? null, quietHoursEmail: quiet?.email ?? false };
 }
 

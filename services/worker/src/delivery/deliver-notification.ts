@@ -97,7 +97,8 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
   }
   // A digest goes out as one message with every member of its group that is due.
   const members = target.digestKey ? await claimDigestMembers(deps.manager, target, deps.leaseMs) : [];
-  if (members.length > 0) target = { ...target, message: [target.message, ...members.map((member) => member.message)].join('\n\n') };
+  // The HTML part of a digest is written from the texts put together.
+  if (members.length > 0) target = { ...target, message: [target.message, ...members.map((member) => member.message)].join('\n\n'), html: null };
 
   const sender = deps.senders[target.channel];
   const stopTimer = deps.metrics.providerCallDuration.startTimer({ provider: sender.provider });

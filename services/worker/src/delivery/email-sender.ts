@@ -1,5 +1,5 @@
 import { defaultSubject, languageOf, type UnsubscribeLinks } from '@notofine/notifications';
-import type { EmailProvider } from '@notofine/providers';
+import { escapeHtml, type EmailProvider } from '@notofine/providers';
 import { UndeliverableError, type ChannelSender } from './channel-sender';
 
 const UNSUBSCRIBE_FOOTER = { fr: 'Ne plus recevoir ces emails :', en: 'Stop receiving these emails:' } as const;
@@ -11,11 +11,17 @@ export function emailSender(provider: EmailProvider, unsubscribe: UnsubscribeLin
     async send(target) {
       if (!target.email) throw new UndeliverableError('The user has no email address any more.');
       const unsubscribeUrl = unsubscribe.url(target.userId, 'email');
+      const lang = languageOf(target.locale);
+      const footer = unsubscribeUrl && `${UNSUBSCRIBE_FOOTER[lang]} ${unsubscribeUrl}`;
+      const link = unsubscribeUrl && escapeHtml(unsubscribeUrl);
       return provider.send({
         notificationId: target.id,
         to: target.email,
         subject: target.subject ?? defaultSubject(target.locale),
-        text: unsubscribeUrl ? `${target.message}\n\n-- \n${UNSUBSCRIBE_FOOTER[languageOf(target.locale)]} ${unsubscribeUrl}` : target.message,
+        text: footer ? `${target.message}\n\n-- \n${footer}` : target.message,
+        // A template's own HTML body, with the same foot.
+        html: target.html === null ? undefined : link ? `${target.html}\n<p>-- <br>\n${escapeHtml(UNSUBSCRIBE_FOOTER[lang])} <a href="${link}">${link}</a></p>` : target.html,
+        lang,
         unsubscribeUrl,
       });
     },
