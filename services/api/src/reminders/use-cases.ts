@@ -9,12 +9,14 @@ export type ReminderWithChannels = Reminder & { channels: ReminderChannel[] };
 
 /**
  * Creates a reminder, due at once (its first notifications go out at the next processing run).
+ * With `ownerId` (a user token's user), a `ticket_id` of another user is not found, exactly as one
+ * that does not exist.
  *
  * @throws {@link UnprocessableError} when a channel cannot reach the user
  */
-export async function createReminder(manager: EntityManager, userId: number, body: CreateReminderBody): Promise<ReminderWithChannels> {
+export async function createReminder(manager: EntityManager, userId: number, body: CreateReminderBody, ownerId?: number): Promise<ReminderWithChannels> {
   await assertReachable(manager, userId, body.channels);
-  if (body.ticket_id != null) await assertOwnUnpaidTicket(manager, userId, body.ticket_id);
+  if (body.ticket_id != null) await assertOwnUnpaidTicket(manager, userId, body.ticket_id, ownerId !== undefined);
   const id = await manager.transaction(async (tx) => {
     const reminder = await tx.save(
       tx.create(Reminder, {
@@ -96,9 +98,13 @@ export async function deleteReminder(manager: EntityManager, id: number, ownerId
   if (!affected) throw new NotFoundError('Reminder', id);
 }
 
-/** A reminder tied to a ticket must be about one of the user's own tickets, still unpaid. */
-async function assertOwnUnpaidTicket(manager: EntityManager, userId: number, ticketId: number): Promise<void> {
+/**
+ * A reminder tied to a ticket must be about one of the user's own tickets, still unpaid. For a
+ * user token (`hideOthers`), another user's ticket answers the 404 of a ticket that does not exist.
+ */
+async function assertOwnUnpaidTicket(manager: EntityManager, userId: number, ticketId: number, hideOthers: boolean): Promise<void> {
   const ticket = await manager.findOneBy(Ticket, { id: ticketId, userId });
+  if (!ticket && hideOthers) throw new NotFoundError('Ticket', ticketId);
   if (!ticket) {
     throw new UnprocessableError('ticket-of-another-user', 'The ticket is not this user\'s', `User ${userId} has no ticket ${ticketId}.`, [
       { field: 'ticket_id', message: `user ${userId} has no ticket ${ticketId}` },
