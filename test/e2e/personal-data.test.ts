@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHANNELS, IdempotencyKey, Notification } from '@notofine/db';
-import { deliveryJobId } from '@notofine/queue';
+import { DELIVERY_JOB, deliveryJobId } from '@notofine/queue';
 import { apiClient, type ApiClient } from '@test/api-client';
 import { captureLogs } from '@test/capture-logs';
-import { databaseText, redisText } from '@test/inspect';
+import { databaseText, redisEntries, redisText } from '@test/inspect';
 import { TEST_API_KEY, createTestEnvironment, type TestEnvironment } from '@test/test-environment';
 import { waitFor } from '@test/wait-for';
 import { createApiKey } from '../../services/api/src/api-keys/api-keys';
@@ -92,32 +92,79 @@ it('keeps no email, phone number or push token in Redis, before or after deliver
   expect(pushes).toContain(PUSH_TOKEN);
 });
 
-it('erases a user with everything that is theirs, and sends none of their queued notifications afterwards', async () => {
+/** Every line the outbox holds, all channels together. */
+async function outboxLines(): Promise<string> {
+  const files = await Promise.all(CHANNELS.map((channel) => readFile(join(env.outboxDir, `${channel}.jsonl`), 'utf8').catch(() => '')));
+  return files.join('');
+}
+
+/** `HH:MM` in UTC, `hours` from now. */
+const utcClock = (hours: number): string => new Date(Date.now() + hours * 3_600_000).toISOString().slice(11, 16);
+
+it('erases a user with everything that is theirs, waiting, scheduled and quiet-hours jobs included, and sends none of them', async () => {
   await Promise.all(workers.splice(0).map((worker) => worker.stop()));
   const userId = await createUser(ERASED);
+  await client.patch(`/users/${userId}`, { timezone: 'UTC', quiet_hours: { start: utcClock(-1), end: utcClock(2) } }).expect(200);
+  const sender = apiClient(api.app, sendKey);
   const ids = await sendAll(userId);
-  expect(await env.db.manager.countBy(IdempotencyKey, { userId })).toBeGreaterThan(0);
-
-  await client.delete(`/users/${userId}`).expect(204);
-  const outboxBefore = await readFile(join(env.outboxDir, 'email.jsonl'), 'utf8').catch(() => '');
-  await startWorkers();
-
-  const database = await databaseText(env);
-  expect(database).toContain('Marie Curie'); // the other user stays
-  for (const value of [ERASED.name, ERASED.email, ERASED.phone, ERASED.token.slice(-6)]) expect(database).not.toContain(value);
-  expect(await env.db.manager.countBy(IdempotencyKey, { userId })).toBe(0);
-  // The jobs run, find nothing to send, and end as such.
+  const scheduled = (await sender.post('/notifications/send', { user_id: userId, channel: 'email', message: 'Plus tard', send_at: new Date(Date.now() + 3_600_000).toISOString() }).expect(202)).body;
   const queues = openDeliveryQueues(env);
   try {
-    await waitFor("the erased user's jobs to complete", async () => {
-      const jobs = await Promise.all(CHANNELS.map((channel, i) => queues.job(channel, ids[i]!)));
-      return jobs.every((job) => job?.returnvalue === 'missing');
-    });
+    // Before: email waiting, SMS and push held by the quiet hours, the scheduled email delayed.
+    const jobs = await Promise.all([...CHANNELS.map((channel, i) => queues.job(channel, ids[i]!)), queues.job('email', scheduled.id as number)]);
+    expect(await Promise.all(jobs.map(async (job) => (job ? job.getState() : 'missing')))).toEqual([
+      'waiting',
+      'delayed',
+      'delayed',
+      'delayed',
+    ]);
+    expect(await env.db.manager.countBy(IdempotencyKey, { userId })).toBeGreaterThan(0);
+
+    await client.delete(`/users/${userId}`).expect(204);
+
+    const database = await databaseText(env);
+    expect(database).toContain('Marie Curie'); // the other user stays
+    expect([ERASED.name, ERASED.email, ERASED.phone, ERASED.token.slice(-6)].filter((value) => database.includes(value))).toEqual([]);
+    expect(await env.db.manager.countBy(IdempotencyKey, { userId })).toBe(0);
+    // Their jobs are gone from Redis, the delayed ones too.
+    const left = await Promise.all([...CHANNELS.map((channel, i) => queues.job(channel, ids[i]!)), queues.job('email', scheduled.id)]);
+    expect(left).toEqual([undefined, undefined, undefined, undefined]);
+    const jobKeys = [...ids, scheduled.id as number].map((id) => `:${deliveryJobId(id)}`);
+    expect(Object.keys(await redisEntries(env)).filter((key) => jobKeys.some((job) => key.endsWith(job)))).toEqual([]);
+
+    // Workers running again deliver the others, never them.
+    await startWorkers();
+    const other = (await sender.post('/notifications/send', { user_id: (await env.db.manager.findOneByOrFail(Notification, { status: 'sent' })).userId, channel: 'email', message: 'Pour Marie' }).expect(202)).body;
+    await waitFor('the other user to be sent theirs', async () => (await env.db.manager.findOneByOrFail(Notification, { id: other.id })).status === 'sent');
+    const outbox = await outboxLines();
+    expect([ERASED.email, ERASED.phone, ERASED.token].filter((value) => outbox.includes(value))).toEqual([]);
   } finally {
     await queues.close();
   }
-  const outboxAfter = await readFile(join(env.outboxDir, 'email.jsonl'), 'utf8').catch(() => '');
-  expect(outboxAfter).toBe(outboxBefore);
+});
+
+it('a job of an erased user still in a queue (its removal failed, or it was running) finds nothing and sends nothing', async () => {
+  if (workers.length === 0) await startWorkers();
+  const userId = await createUser({ ...ERASED, email: 'leftover@example.com', phone: '+33655443322', token: `${PUSH_TOKEN}-leftover` });
+  const [emailId] = await sendAll(userId);
+  await waitFor('the first sends to go', async () => (await env.db.manager.countBy(Notification, { userId, status: 'pending' })) === 0);
+  await client.delete(`/users/${userId}`).expect(204);
+  const before = await outboxLines();
+  const queues = openDeliveryQueues(env);
+  try {
+    await queues.queue('email').remove(deliveryJobId(emailId!));
+    await queues.queue('email').add(DELIVERY_JOB, { notificationId: emailId! }, { jobId: deliveryJobId(emailId!) });
+
+    const job = await waitFor('the leftover job to complete', async () => {
+      const found = await queues.job('email', emailId!);
+      return found?.finishedOn ? found : null;
+    });
+
+    expect(job.returnvalue).toBe('missing');
+    expect(await outboxLines()).toBe(before);
+  } finally {
+    await queues.close();
+  }
 });
 
 describe('when providers refuse, quoting the address back', () => {
