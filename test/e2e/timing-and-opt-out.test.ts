@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Notification, Reminder, User } from '@notofine/db';
 import { apiClient, type ApiClient } from '@test/api-client';
 import { insertDevice, insertReminder, insertTicket, insertUser } from '@test/factories';
@@ -17,6 +18,7 @@ import { start as startWorker, type WorkerService } from '../../services/worker/
 
 const PUBLIC_BASE_URL = 'https://notify.example.test';
 const TWILIO_TOKEN = 'twilio-auth-token-for-tests';
+const VONAGE_SECRET = 'vonage-signature-secret-for-tests';
 let env: TestEnvironment;
 let api: ApiService;
 let client: ApiClient;
@@ -25,7 +27,7 @@ let providers: ScriptedProviders;
 let worker: WorkerService | undefined;
 
 beforeAll(async () => {
-  env = await createTestEnvironment({ PUBLIC_BASE_URL, DIGEST_WINDOW_MS: '1500', TWILIO_AUTH_TOKEN: TWILIO_TOKEN });
+  env = await createTestEnvironment({ PUBLIC_BASE_URL, DIGEST_WINDOW_MS: '1500', TWILIO_AUTH_TOKEN: TWILIO_TOKEN, VONAGE_SIGNATURE_SECRET: VONAGE_SECRET });
   api = await startApi({ config: env.config, logger: env.logger, listen: false });
   client = apiClient(api.app);
   queues = openDeliveryQueues(env);
@@ -278,15 +280,31 @@ describe('opting out', () => {
     expect(sent.email.calls).toEqual([]);
   });
 
-  it('turns SMS off on a STOP reply and on again on START (Vonage inbound webhook)', async () => {
-    const user = await userWith({ phone: '+33611112222' });
+  /** Signs an inbound message as Vonage does (SHA-256 HMAC of the sorted parameters). */
+  function vonageSigned(params: Record<string, string>): Record<string, string> {
+    const all = { ...params, timestamp: String(Math.floor(Date.now() / 1000)) };
+    const base = Object.entries(all)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, value]) => `&${key}=${value.replace(/[&=]/g, '_')}`)
+      .join('');
+    return { ...all, sig: createHmac('sha256', VONAGE_SECRET).update(base).digest('hex') };
+  }
+  const inbound = () => request(api.app).post('/webhooks/vonage/inbound').type('form');
 
-    await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'Arrêt svp' }).expect(204);
+  it('turns SMS off on a signed STOP reply and on again on START (Vonage inbound webhook), and ignores an unsigned one', async () => {
+    const user = await userWith({ phone: '+33611112222' });
+    const from = { msisdn: '33611112222', to: 'NOTOFINE' };
+
+    const unsigned = await inbound().send({ ...from, text: 'STOP' });
+    const untouched = await env.db.manager.findOneByOrFail(User, { id: user.id });
+    await inbound().send(vonageSigned({ ...from, text: 'Arrêt svp' })).expect(204);
     const stopped = await env.db.manager.findOneByOrFail(User, { id: user.id });
     const refused = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'x' }).expect(422);
-    await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'START' }).expect(204);
-    await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'Merci' }).expect(204);
+    await inbound().send(vonageSigned({ ...from, text: 'START' })).expect(204);
+    await inbound().send(vonageSigned({ ...from, text: 'Merci' })).expect(204);
 
+    expect(unsigned.status).toBe(401);
+    expect(untouched.smsOptedOutAt).toBeNull();
     expect(stopped.smsOptedOutAt).toEqual(expect.any(Date));
     expect(refused.body.type).toBe('/problems/channel-opted-out');
     expect((await env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toBeNull();

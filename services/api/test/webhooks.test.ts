@@ -1,5 +1,5 @@
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
-import { DeliveryEvent, Notification, insertPendingNotifications } from '@notofine/db';
+import { DeliveryEvent, Notification, User, insertPendingNotifications } from '@notofine/db';
 import { insertUser } from '@test/factories';
 import request from 'supertest';
 import { startApi, type ApiHarness } from './api-harness';
@@ -237,5 +237,15 @@ describe('webhooks not configured', () => {
 
   it('accepts Vonage’s unsigned receipts when no signature secret is set', async () => {
     await request(bare.api.app).get('/webhooks/vonage').query({ messageId: 'unknown', status: 'delivered' }).expect(200, { received: 1, applied: 0 });
+  });
+
+  it('refuses Vonage’s inbound SMS when no signature secret is set: an unsigned STOP changes nobody', async () => {
+    const user = await insertUser(bare.env.db, { phone: '+33611112222' });
+
+    const response = await request(bare.api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'STOP' });
+
+    expect(response.status).toBe(404);
+    expect(response.body.detail).toContain('VONAGE_SIGNATURE_SECRET');
+    expect((await bare.env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toBeNull();
   });
 });

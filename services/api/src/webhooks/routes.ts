@@ -80,9 +80,12 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
   };
 
   // Vonage's inbound messages: `msisdn` is the sender, in international form without the plus.
+  // Signed ones only: an unsigned STOP or START would let anyone switch anybody's SMS off, or back
+  // on after they opted out.
   router.all(WEBHOOK_PATHS.vonageInbound, raw, async (req, res) => {
+    if (!vonageSignatureSecret) throw webhookNotConfigured('Vonage inbound', 'VONAGE_SIGNATURE_SECRET');
     const params = paramsOf(req, 'Vonage');
-    if (vonageSignatureSecret) verifyVonageSignature(params, vonageSignatureSecret);
+    verifyVonageSignature(params, vonageSignatureSecret);
     await applyReply('vonage', params.msisdn && `+${params.msisdn.replace(/^\+/, '')}`, params.text);
     res.status(204).end();
   });
