@@ -4,6 +4,10 @@ const E164 = /\+[1-9]\d{7,14}\b/g;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
 const PHONE_KEY = /^(phone|to|from|msisdn|recipient)$/i;
 const BARE_NUMBER = /^[1-9]\d{7,14}$/;
+/** A JSON Web Token: a base64url JSON header (`eyJ`), a payload and a signature. */
+const JWT = /\beyJ[\w-]+\.[\w-]+\.[\w-]*/g;
+/** Notofine's API keys, recognisable by their prefix. */
+const API_KEY = /\b(nfk_)[\w-]{8,}/g;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]+@/gi;
 
 /** `jean.dupont@example.com` → `j***@example.com` */
@@ -16,9 +20,13 @@ export function maskPhone(phone: string): string {
   return phone.replace(E164, (number) => `${number.slice(0, 3)}******${number.slice(-2)}`);
 }
 
-/** Masks every email address, E.164 phone number, bearer token and URL password in a text. */
+/** Masks every email address, E.164 phone number, bearer token, JWT, API key and URL password in a text. */
 export function redactText(text: string): string {
-  return maskPhone(maskEmail(text)).replace(BEARER, '$1 [redacted]').replace(URL_PASSWORD, '$1:***@');
+  return maskPhone(maskEmail(text))
+    .replace(BEARER, '$1 [redacted]')
+    .replace(JWT, '[redacted token]')
+    .replace(API_KEY, '$1[redacted]')
+    .replace(URL_PASSWORD, '$1:***@');
 }
 
 /**

@@ -18,6 +18,7 @@ describe('redaction', () => {
     expect(maskPhone('+33612345678')).toBe('+33******78');
     expect(redactText('to jean@example.com and +447700900123, Bearer abc.def')).toBe('to j***@example.com and +44******23, Bearer [redacted]');
     expect(redactText('postgres://app:s3cret@db:5432/notofine')).toBe('postgres://app:***@db:5432/notofine');
+    expect(redactText('key nfk_AbC123dEf456gHi789 and token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl')).toBe('key nfk_[redacted] and token [redacted token]');
   });
 });
 
