@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Notification, Reminder, User } from '@notofine/db';
 import { UnsubscribeLinks } from '@notofine/notifications';
 import type { Accepted, SmsMessage } from '@notofine/providers';
@@ -19,6 +20,7 @@ import { start as startWorker, type WorkerService } from '../../services/worker/
 
 const PUBLIC_BASE_URL = 'https://notify.example.test';
 const TWILIO_TOKEN = 'twilio-auth-token-for-tests';
+const VONAGE_SECRET = 'vonage-signature-secret-for-tests';
 let env: TestEnvironment;
 let api: ApiService;
 let client: ApiClient;
@@ -27,7 +29,7 @@ let providers: ScriptedProviders;
 let worker: WorkerService | undefined;
 
 beforeAll(async () => {
-  env = await createTestEnvironment({ PUBLIC_BASE_URL, DIGEST_WINDOW_MS: '1500', TWILIO_AUTH_TOKEN: TWILIO_TOKEN });
+  env = await createTestEnvironment({ PUBLIC_BASE_URL, DIGEST_WINDOW_MS: '1500', TWILIO_AUTH_TOKEN: TWILIO_TOKEN, VONAGE_SIGNATURE_SECRET: VONAGE_SECRET });
   api = await startApi({ config: env.config, logger: env.logger, listen: false });
   client = apiClient(api.app);
   queues = openDeliveryQueues(env);
@@ -481,12 +483,23 @@ describe('opting out', () => {
     expect(shown.body).toMatchObject({ status: 'cancelled', error_message: 'The user unsubscribed from email.', sent_at: null });
   });
 
+  /** Signs an inbound message as Vonage does (SHA-256 HMAC of the sorted parameters). */
+  function vonageSigned(params: Record<string, string>): Record<string, string> {
+    const all = { ...params, timestamp: String(Math.floor(Date.now() / 1000)) };
+    const base = Object.entries(all)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, value]) => `&${key}=${value.replace(/[&=]/g, '_')}`)
+      .join('');
+    return { ...all, sig: createHmac('sha256', VONAGE_SECRET).update(base).digest('hex') };
+  }
+  const inbound = () => request(api.app).post('/webhooks/vonage/inbound').type('form');
+
   it('cancels at sending time an SMS accepted before the user replied STOP; a critical one still goes', async () => {
     await stopTheWorker();
     const user = await userWith({ phone: '+33655556666' });
     const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'Avant', send_at: new Date(Date.now() + 300).toISOString() }).expect(202);
     const { body: notice } = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'Avis de majoration', critical: true }).expect(202);
-    await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33655556666', to: 'NOTOFINE', text: 'STOP' }).expect(204);
+    await inbound().send(vonageSigned({ msisdn: '33655556666', to: 'NOTOFINE', text: 'STOP' })).expect(204);
 
     const sent = await startTheWorker();
     const row = await untilFinal(body.id);
@@ -497,22 +510,34 @@ describe('opting out', () => {
     expect(sent.sms.calls.map((call) => call.notificationId)).toEqual([notice.id]);
   });
 
-  it('turns SMS off on a STOP reply (Vonage inbound webhook, unsigned here); the user subscribes again through the API', async () => {
+  it('turns SMS off on a signed STOP reply and on again on START (Vonage inbound webhook), and ignores an unsigned one; critical notices still go', async () => {
     const user = await userWith({ phone: '+33611112222' });
+    const from = { msisdn: '33611112222', to: 'NOTOFINE' };
 
-    await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'Arrêt svp' }).expect(204);
+    const unsigned = await inbound().send({ ...from, text: 'STOP' });
+    const untouched = await env.db.manager.findOneByOrFail(User, { id: user.id });
+    await inbound().send(vonageSigned({ ...from, text: 'Arrêt svp' })).expect(204);
     const stopped = await env.db.manager.findOneByOrFail(User, { id: user.id });
     const refused = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'x' }).expect(422);
     const critical = await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'Avis de majoration', critical: true }).expect(202);
-    // Without VONAGE_SIGNATURE_SECRET nothing proves a START came from that phone: it is not applied.
-    await request(api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'START' }).expect(204);
-    const still = await env.db.manager.findOneByOrFail(User, { id: user.id });
-    const again = await client.patch(`/users/${user.id}`, { opted_out: { sms: false } }).expect(200);
+    await inbound().send(vonageSigned({ ...from, text: 'START' })).expect(204);
+    await inbound().send(vonageSigned({ ...from, text: 'Merci' })).expect(204);
 
+    expect(unsigned.status).toBe(401);
+    expect(untouched.smsOptedOutAt).toBeNull();
     expect(stopped.smsOptedOutAt).toEqual(expect.any(Date));
     expect(refused.body).toMatchObject({ type: '/problems/channel-opted-out', detail: `User ${user.id} unsubscribed from sms: only notices marked critical go there.` });
     expect(critical.body.status).toBe('pending');
-    expect(still.smsOptedOutAt).toEqual(stopped.smsOptedOutAt);
+    expect((await env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toBeNull();
+    await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'x' }).expect(202);
+  });
+
+  it('subscribes a user to SMS again through the API', async () => {
+    const user = await userWith({ phone: '+33611113333' });
+    await inbound().send(vonageSigned({ msisdn: '33611113333', to: 'NOTOFINE', text: 'STOP' })).expect(204);
+
+    const again = await client.patch(`/users/${user.id}`, { opted_out: { sms: false } }).expect(200);
+
     expect(again.body.opted_out).toEqual({ email: null, sms: null });
     await client.post('/notifications/send', { user_id: user.id, channel: 'sms', message: 'x' }).expect(202);
   });

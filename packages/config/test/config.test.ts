@@ -94,6 +94,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CORS_ORIGINS: 'https://app.notofine.fr/path' })).toThrow(/CORS_ORIGINS.*must be origins/s);
     expect(() => loadConfig({ USER_TOKEN_SECRET: 'short' })).toThrow(/USER_TOKEN_SECRET must be at least 32 characters/);
     expect(() => loadConfig({ USER_TOKEN_SECRET: 'x'.repeat(32), USER_TOKEN_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----' })).toThrow(/exclusive/);
+    // Idempotency keys are kept at least a day, as clients retry for that long.
+    expect(loadConfig({}).idempotencyTtlMs).toBe(86_400_000);
+    expect(() => loadConfig({ IDEMPOTENCY_TTL_MS: String(86_400_000 - 1) })).toThrow(/IDEMPOTENCY_TTL_MS must be at least 86400000/);
   });
 
   it('reads sizes, booleans and empty variables as a shell user means them', () => {

@@ -2,6 +2,12 @@ const SECRET_KEY = /token|authorization|api[-_]?key|secret|password|passwd|crede
 const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/g;
 const E164 = /\+[1-9]\d{7,14}\b/g;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
+const PHONE_KEY = /^(phone|to|from|msisdn|recipient)$/i;
+const BARE_NUMBER = /^[1-9]\d{7,14}$/;
+/** A JSON Web Token: a base64url JSON header (`eyJ`), a payload and a signature. */
+const JWT = /\beyJ[\w-]+\.[\w-]+\.[\w-]*/g;
+/** Notofine's API keys, recognisable by their prefix. */
+const API_KEY = /\b(nfk_)[\w-]{8,}/g;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]+@/gi;
 
 /** `jean.dupont@example.com` → `j***@example.com` */
@@ -9,14 +15,18 @@ export function maskEmail(email: string): string {
   return email.replace(EMAIL, '$1***@$2');
 }
 
-/** `+33612345678` → `+33*******78` */
+/** `+33612345678` → `+33******78`: as many stars whatever the length, which would tell the country's numbering apart. */
 export function maskPhone(phone: string): string {
-  return phone.replace(E164, (number) => number.slice(0, 3) + '*'.repeat(number.length - 5) + number.slice(-2));
+  return phone.replace(E164, (number) => `${number.slice(0, 3)}******${number.slice(-2)}`);
 }
 
-/** Masks every email address, E.164 phone number, bearer token and URL password in a text. */
+/** Masks every email address, E.164 phone number, bearer token, JWT, API key and URL password in a text. */
 export function redactText(text: string): string {
-  return maskPhone(maskEmail(text)).replace(BEARER, '$1 [redacted]').replace(URL_PASSWORD, '$1:***@');
+  return maskPhone(maskEmail(text))
+    .replace(BEARER, '$1 [redacted]')
+    .replace(JWT, '[redacted token]')
+    .replace(API_KEY, '$1[redacted]')
+    .replace(URL_PASSWORD, '$1:***@');
 }
 
 /**
@@ -28,16 +38,36 @@ export function redactValue(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (depth > 6) return '[too deep]';
   if (value instanceof Date) return value;
-  if (value instanceof Error) {
-    return { name: value.name, message: redactText(value.message), stack: value.stack && redactText(value.stack) };
-  }
+  if (value instanceof Error) return redactError(value, depth);
   if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
   const copy: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) copy[key] = redactField(key, item, depth + 1);
   return copy;
 }
 
-/** One field of a log entry, redacted: dropped under a secret-looking key, masked otherwise. */
+/**
+ * One field of a log entry, redacted: dropped under a secret-looking key, masked otherwise. Under
+ * a key naming a phone number, a number written without its plus (as Vonage's `msisdn`) is masked too.
+ */
 export function redactField(key: string, value: unknown, depth = 0): unknown {
-  return SECRET_KEY.test(key) && value != null ? '[redacted]' : redactValue(value, depth);
+  if (SECRET_KEY.test(key) && value != null) return '[redacted]';
+  if (typeof value === 'string' && PHONE_KEY.test(key) && BARE_NUMBER.test(value)) return maskPhone(`+${value}`).slice(1);
+  return redactValue(value, depth);
+}
+
+/**
+ * An error as a log entry shows it: name, message and stack masked, its own scalar fields (`code`,
+ * `status`, ...) under the same rules as any field, and its `cause` and `errors` (AggregateError),
+ * redacted in turn. Other own fields (an SDK's request or response objects) are left out: they
+ * can be huge, circular, and full of headers.
+ */
+function redactError(error: Error, depth: number): Record<string, unknown> {
+  const entry: Record<string, unknown> = { name: error.name, message: redactText(error.message) };
+  if (error.stack) entry.stack = redactText(error.stack);
+  for (const [key, item] of Object.entries(error)) {
+    if (item === null || ['string', 'number', 'boolean'].includes(typeof item)) entry[key] = redactField(key, item, depth + 1);
+  }
+  if (error.cause !== undefined) entry.cause = redactValue(error.cause, depth + 1);
+  if (error instanceof AggregateError) entry.errors = redactValue(error.errors, depth + 1);
+  return entry;
 }

@@ -15,9 +15,10 @@ function jsonLogger() {
 describe('redaction', () => {
   it('masks emails and E.164 phone numbers, keeping enough to tell them apart', () => {
     expect(maskEmail('jean.dupont@example.com')).toBe('j***@example.com');
-    expect(maskPhone('+33612345678')).toBe('+33*******78');
-    expect(redactText('to jean@example.com and +447700900123, Bearer abc.def')).toBe('to j***@example.com and +44********23, Bearer [redacted]');
+    expect(maskPhone('+33612345678')).toBe('+33******78');
+    expect(redactText('to jean@example.com and +447700900123, Bearer abc.def')).toBe('to j***@example.com and +44******23, Bearer [redacted]');
     expect(redactText('postgres://app:s3cret@db:5432/notofine')).toBe('postgres://app:***@db:5432/notofine');
+    expect(redactText('key nfk_AbC123dEf456gHi789 and token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl')).toBe('key nfk_[redacted] and token [redacted token]');
   });
 });
 
@@ -57,7 +58,39 @@ describe('createLogger', () => {
     for (const secret of ['jean@example.com', '+33612345678', 'fcm-registration-token', 'nfk_secret']) {
       expect(written).not.toContain(secret);
     }
-    expect(lines[0]).toMatchObject({ message: 'sending to j***@example.com', to: '+33*******78', token: '[redacted]', headers: { authorization: '[redacted]' } });
+    expect(lines[0]).toMatchObject({ message: 'sending to j***@example.com', to: '+33******78', token: '[redacted]', headers: { authorization: '[redacted]' } });
     expect(lines[0]?.error).toMatchObject({ message: 'rejected j***@example.com' });
+  });
+
+  it('masks inside nested fields and lists, and drops secrets at any depth', () => {
+    const { logger, lines } = jsonLogger();
+
+    logger.info('batch', { recipients: [{ user: { email: 'jean@example.com', phone: '+33612345678' } }], provider: { auth: { api_key: 'SG.secret', password: 'hunter2' } }, msisdn: '33612345678' });
+
+    const written = JSON.stringify(lines);
+    for (const secret of ['jean@example.com', '+33612345678', '33612345678', 'SG.secret', 'hunter2']) expect(written).not.toContain(secret);
+    expect(lines[0]).toMatchObject({
+      recipients: [{ user: { email: 'j***@example.com', phone: '+33******78' } }],
+      provider: { auth: { api_key: '[redacted]', password: '[redacted]' } },
+      msisdn: '33******78',
+    });
+  });
+
+  it('masks errors whole: message, stack, own fields, their cause and the errors of an AggregateError', () => {
+    const { logger, lines } = jsonLogger();
+    const cause = Object.assign(new Error('SMTP 550 <jean@example.com> rejected'), { code: 'EENVELOPE', recipient: '+33612345678' });
+    const error = new Error('could not send to +33612345678', { cause });
+    const aggregate = new AggregateError([new Error('push to token for marie@example.com refused')], 'all failed for marie@example.com');
+
+    logger.error('send failed', { error, aggregate });
+
+    const written = JSON.stringify(lines);
+    for (const secret of ['jean@example.com', '+33612345678', 'marie@example.com']) expect(written).not.toContain(secret);
+    expect(lines[0]?.error).toMatchObject({
+      message: 'could not send to +33******78',
+      stack: expect.stringContaining('could not send to +33******78'),
+      cause: { message: 'SMTP 550 <j***@example.com> rejected', code: 'EENVELOPE', recipient: '+33******78' },
+    });
+    expect(lines[0]?.aggregate).toMatchObject({ message: 'all failed for m***@example.com', errors: [{ message: 'push to token for m***@example.com refused' }] });
   });
 });

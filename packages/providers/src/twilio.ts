@@ -1,6 +1,6 @@
 import type { Logger } from '@notofine/logger';
 import twilio from 'twilio';
-import { errorForHttpStatus, toProviderError } from './classify';
+import { errorForHttpStatus, toProviderError, withPhoneMasked } from './classify';
 import type { Accepted, ProviderError, SmsMessage, SmsProvider } from './provider';
 
 export interface TwilioOptions {
@@ -74,7 +74,8 @@ export class TwilioSmsProvider implements SmsProvider {
       });
       return { providerMessageId: sent.sid };
     } catch (error) {
-      throw toProviderError(error);
+      // Twilio quotes the number it refuses (21211: "The 'To' number +33... is not a valid phone number").
+      throw withPhoneMasked(toProviderError(error), message.to);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Logger } from '@notofine/logger';
 import { Vonage } from '@vonage/server-sdk';
-import { errorForHttpStatus, toProviderError } from './classify';
+import { errorForHttpStatus, toProviderError, withPhoneMasked } from './classify';
 import { isGsm7 } from './gsm';
 import { ProviderError, type Accepted, type ProviderErrorKind, type SmsMessage, type SmsProvider } from './provider';
 
@@ -49,6 +49,14 @@ export class VonageSmsProvider implements SmsProvider {
   }
 
   async send(message: SmsMessage): Promise<Accepted> {
+    try {
+      return await this.sendParts(message);
+    } catch (error) {
+      throw withPhoneMasked(toProviderError(error), message.to);
+    }
+  }
+
+  private async sendParts(message: SmsMessage): Promise<Accepted> {
     let messages: readonly VonageMessageStatus[];
     try {
       const response = await this.vonage.sms.send({

@@ -47,6 +47,17 @@ it.each([
   expect(twilioApi.requests).toHaveLength(1);
 });
 
+it('masks the recipient’s number where Twilio quotes it back, with or without its plus, and keeps the rest', async () => {
+  twilioApi.script(twilioError(400, 21211, "The 'To' number +33612345678 is not a valid phone number."), twilioError(503, 20503, 'No route to 33612345678'));
+
+  const refused = await provider.send(message).catch((error: unknown) => error);
+  const retried = await provider.send(message).catch((error: unknown) => error);
+
+  expect(refused).toMatchObject({ kind: 'fail', message: "HTTP 400: The 'To' number +33******78 is not a valid phone number. (Twilio error 21211)" });
+  expect(retried).toMatchObject({ kind: 'retry', message: 'HTTP 503: No route to 33******78 (Twilio error 20503)' });
+  expect(String((refused as Error).stack)).not.toContain('612345678');
+});
+
 it('cuts off a server that does not answer, as a retriable error', async () => {
   twilioApi.script('hang');
   const started = Date.now();

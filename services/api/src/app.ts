@@ -43,6 +43,11 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   });
   app.use(timeRequests(deps.metrics));
   app.use(helmet());
+  // Answers hold personal data (addresses, tokens): no browser or proxy may keep them.
+  app.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
   // Closed unless origins are configured: the API is called by backends and native apps.
   const { security } = deps.config;
   if (security.corsOrigins.length > 0) {

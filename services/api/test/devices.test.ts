@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { DEVELOPMENT_PUSH_TOKEN_KEY } from '@notofine/config';
-import { Device, PushTokenCipher, pushTokenHash } from '@notofine/db';
+import { Device, LIMITS, PushTokenCipher, pushTokenHash } from '@notofine/db';
 import { insertDevice, insertUser } from '@test/factories';
 import { startApi, type ApiHarness } from './api-harness';
 import { expectInvalidField, expectProblem, expectSnakeCaseKeys } from './expectations';
@@ -108,6 +108,25 @@ describe('POST /users/{id}/devices', () => {
 
     expectInvalidField(response, field);
     expect(await harness.env.db.manager.countBy(Device, { userId: user.id })).toBe(0);
+  });
+
+  it(`keeps at most ${LIMITS.devicesPerUser} devices a user: a new one pushes out the one seen least recently`, async () => {
+    const user = await insertUser(harness.env.db);
+    const other = await insertUser(harness.env.db);
+    const theirs = await insertDevice(harness.env.db, other.id);
+    const ids: number[] = [];
+    for (let i = 0; i < LIMITS.devicesPerUser; i++) ids.push((await harness.client.post(`/users/${user.id}/devices`, { token: fcmToken(), platform: 'android' }).expect(201)).body.id);
+    // The first one was seen again since: the second is now the least recently seen.
+    await harness.env.db.query(`UPDATE devices SET last_seen_at = now() + interval '1 minute' WHERE id = $1`, [ids[0]]);
+
+    const newest = await harness.client.post(`/users/${user.id}/devices`, { token: fcmToken(), platform: 'ios' }).expect(201);
+
+    const { body } = await harness.client.get(`/users/${user.id}/devices`).expect(200);
+    const kept = (body.devices as Array<{ id: number }>).map((device) => device.id);
+    expect(kept).toHaveLength(LIMITS.devicesPerUser);
+    expect(kept).toEqual(expect.arrayContaining([ids[0], newest.body.id]));
+    expect(kept).not.toContain(ids[1]);
+    expect(await harness.env.db.manager.countBy(Device, { id: theirs.id })).toBe(1);
   });
 
   it('answers 404 for an unknown user', async () => {

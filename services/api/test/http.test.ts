@@ -140,6 +140,27 @@ describe('API keys', () => {
   });
 });
 
+describe('response headers', () => {
+  it.each([
+    ['a success', () => harness.client.post('/users', buildUserBody())],
+    ['an error', () => harness.client.get('/users/987654321')],
+    ['a refusal before authentication', () => request(harness.api.app).get('/users/1')],
+  ])("carry helmet's headers and forbid caching (%s)", async (_case, send) => {
+    const response = await send();
+
+    expect(response.headers).toMatchObject({
+      'strict-transport-security': expect.stringMatching(/^max-age=\d+/),
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'SAMEORIGIN',
+      'content-security-policy': expect.stringContaining("default-src 'self'"),
+      'referrer-policy': 'no-referrer',
+      'cross-origin-resource-policy': 'same-origin',
+      'cache-control': 'no-store',
+    });
+    expect(response.headers['x-powered-by']).toBeUndefined();
+  });
+});
+
 describe('health and readiness', () => {
   it('/healthz answers 200 without a key', async () => {
     const response = await request(harness.api.app).get('/healthz');

@@ -145,6 +145,19 @@ describe('Idempotency-Key', () => {
     expect(await notificationsOf(user)).toHaveLength(0);
   });
 
+  it('never keeps a minted user token: a retry mints another, and the database holds neither', async () => {
+    const user = await insertUser(harness.env.db);
+    const key = randomUUID();
+
+    const first = await harness.client.post(`/users/${user.id}/tokens`).set('Idempotency-Key', key).expect(201);
+    const retry = await harness.client.post(`/users/${user.id}/tokens`).set('Idempotency-Key', key).expect(201);
+
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
+    expect(retry.body.token).not.toBe(first.body.token);
+    const kept = JSON.stringify(await harness.env.db.query('SELECT * FROM idempotency_keys'));
+    expect([first.body.token, retry.body.token].filter((token: string) => kept.includes(token))).toEqual([]);
+  });
+
   it('accepts a key of 255 characters', async () => {
     const user = await insertUser(harness.env.db);
 

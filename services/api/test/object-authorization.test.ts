@@ -1,15 +1,21 @@
-import { Device, Notification, Reminder, Ticket, User } from '@notofine/db';
 import { apiClient, type ApiClient } from '@test/api-client';
-import { insertDevice, insertReminder, insertTicket, insertUser } from '@test/factories';
+import { buildTicketBody, buildUserBody, insertDevice, insertReminder, insertTicket, insertUser } from '@test/factories';
+import { databaseRows } from '@test/inspect';
+import { TEST_API_KEY } from '@test/test-environment';
+import request from 'supertest';
+import { createApiKey } from '../src/api-keys/api-keys';
 import { startApi, type ApiHarness } from './api-harness';
 import { openDeliveryQueues, type DeliveryQueuesProbe } from './delivery-queues';
+import { routesOf } from './routes';
 
-// A user token reaches its own user's resources and nothing else: another user's id answers
-// exactly as an id that does not exist, and changes nothing.
+// Who reaches what, route by route: the route list comes from the app itself, and every route of
+// it must be classified below, so that a new route cannot go untested. Refusals change nothing:
+// every table and every queue is compared before and after.
 
 let harness: ApiHarness;
 let queues: DeliveryQueuesProbe;
 let asAlice: ApiClient;
+let asSender: ApiClient;
 /** Alice's resources (the token's user) and Bob's (another user), and ids no row has. */
 const ids = { alice: {} as Ids, bob: {} as Ids, none: { user: 9_999_001, ticket: 9_999_002, reminder: 9_999_003, notification: 9_999_004, device: 9_999_005 } };
 interface Ids {
@@ -20,23 +26,25 @@ interface Ids {
   device: number;
 }
 
-async function resourcesOf(user: User): Promise<Ids> {
-  const ticket = await insertTicket(harness.env.db, user.id);
-  const reminder = await insertReminder(harness.env.db, user.id, ['email']);
-  const device = await insertDevice(harness.env.db, user.id);
-  const { body: notification } = await harness.client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Votre amende' }).expect(202);
-  return { user: user.id, ticket: ticket.id, reminder: reminder.id, notification: notification.id, device: device.id };
+/** A user with one of everything: a ticket, a reminder, a push device and a notification. */
+async function resourcesOf(userId: number): Promise<Ids> {
+  const ticket = await insertTicket(harness.env.db, userId);
+  const reminder = await insertReminder(harness.env.db, userId, ['email']);
+  const device = await insertDevice(harness.env.db, userId);
+  const { body: notification } = await harness.client.post('/notifications/send', { user_id: userId, channel: 'email', message: 'Votre amende' }).expect(202);
+  return { user: userId, ticket: ticket.id, reminder: reminder.id, notification: notification.id, device: device.id };
 }
 
 beforeAll(async () => {
-  harness = await startApi();
+  harness = await startApi({ USER_RATE_LIMIT: '100000/1m' });
   queues = openDeliveryQueues(harness.env);
   const alice = await insertUser(harness.env.db, { fullName: 'Alice' });
-  const bob = await insertUser(harness.env.db, { fullName: 'Bob' });
-  ids.alice = await resourcesOf(alice);
-  ids.bob = await resourcesOf(bob);
+  const bob = await insertUser(harness.env.db, { fullName: 'Bob', email: 'bob.secret@example.com', phone: '+33699887766' });
+  ids.alice = await resourcesOf(alice.id);
+  ids.bob = await resourcesOf(bob.id);
   const { body } = await harness.client.post(`/users/${alice.id}/tokens`).expect(201);
   asAlice = apiClient(harness.api.app, body.token);
+  asSender = apiClient(harness.api.app, (await createApiKey(harness.env.db.manager, 'backend-sender', 'send')).key);
 });
 afterAll(async () => {
   await queues.close();
@@ -44,49 +52,78 @@ afterAll(async () => {
 });
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-/** Name, method, path and body of a request on the resources of `of`. */
-type Route = [string, Method, (of: Ids) => string, ((of: Ids) => object) | undefined];
-/** Every route a user token may use, for the resources of `of`. */
-const OPEN_TO_USERS: Route[] = [
-  ['GET /users/{user}', 'get', (of) => `/users/${of.user}`, undefined],
-  ['PATCH /users/{user}', 'patch', (of) => `/users/${of.user}`, () => ({ full_name: 'Mallory' })],
-  ['GET /users/{user}/preferences', 'get', (of) => `/users/${of.user}/preferences`, undefined],
-  ['PUT /users/{user}/preferences', 'put', (of) => `/users/${of.user}/preferences`, () => ({ channels: { sms: false } })],
-  ['GET /users/{user}/notifications', 'get', (of) => `/users/${of.user}/notifications`, undefined],
-  ['GET /notifications/{notification}', 'get', (of) => `/notifications/${of.notification}`, undefined],
-  ['POST /users/{user}/devices', 'post', (of) => `/users/${of.user}/devices`, () => ({ token: 'fcm-token-of-mallory-0123456789abcdefghijklmnopqrstuvwxyz', platform: 'android' })],
-  ['GET /users/{user}/devices', 'get', (of) => `/users/${of.user}/devices`, undefined],
-  ['DELETE /users/{user}/devices/{device}', 'delete', (of) => `/users/${of.user}/devices/${of.device}`, undefined],
-  ['GET /users/{user}/tickets', 'get', (of) => `/users/${of.user}/tickets`, undefined],
-  ['GET /tickets/{ticket}', 'get', (of) => `/tickets/${of.ticket}`, undefined],
-  ['POST /users/{user}/reminders', 'post', (of) => `/users/${of.user}/reminders`, () => ({ frequency_days: 1, channels: ['email'] })],
-  ['GET /users/{user}/reminders', 'get', (of) => `/users/${of.user}/reminders`, undefined],
-  ['GET /reminders/{reminder}', 'get', (of) => `/reminders/${of.reminder}`, undefined],
-  ['PATCH /reminders/{reminder}', 'patch', (of) => `/reminders/${of.reminder}`, () => ({ frequency_days: 1 })],
-  ['DELETE /reminders/{reminder}', 'delete', (of) => `/reminders/${of.reminder}`, undefined],
-];
 
-/** Routes for the backend only: a user token gets 403 on them, whatever the ids. */
-const CLOSED_TO_USERS: Route[] = [
-  ['POST /users', 'post', () => '/users', () => ({ full_name: 'Mallory', email: 'mallory@example.com' })],
-  ['DELETE /users/{user}', 'delete', (of) => `/users/${of.user}`, undefined],
-  ['POST /users/{user}/tokens', 'post', (of) => `/users/${of.user}/tokens`, undefined],
-  ['POST /users/{user}/tickets', 'post', (of) => `/users/${of.user}/tickets`, () => ({ reference: 'XYZ999', amount_cents: 100, due_date: '2026-12-31' })],
-  ['PATCH /tickets/{ticket}', 'patch', (of) => `/tickets/${of.ticket}`, () => ({ status: 'paid' })],
-  ['POST /tickets/{ticket}/notify', 'post', (of) => `/tickets/${of.ticket}/notify`, () => ({ message: 'Spam' })],
-  ['POST /notifications/send', 'post', () => '/notifications/send', (of) => ({ user_id: of.user, channel: 'sms', message: 'Spam' })],
-  ['GET /notifications?status=failed', 'get', () => '/notifications?status=failed', undefined],
-  ['POST /notifications/{notification}/cancel', 'post', (of) => `/notifications/${of.notification}/cancel`, undefined],
-  ['POST /notifications/{notification}/retry', 'post', (of) => `/notifications/${of.notification}/retry`, undefined],
-  ['POST /reminders/process', 'post', () => '/reminders/process', undefined],
-];
-
-function call(client: ApiClient, method: Method, url: string, body: object | undefined) {
-  return method === 'get' || method === 'delete' ? client[method](url) : client[method](url, body);
+/** An authenticated route: who may call it besides an `admin` key, and a request on `of`'s resources that succeeds for them. */
+interface RouteCase {
+  /** A `send` key may call it. */
+  readonly send: boolean;
+  /** A user token may call it, on its own user's resources. */
+  readonly user: boolean;
+  readonly url: (of: Ids) => string;
+  readonly body?: (of: Ids) => object;
 }
 
-function request(client: ApiClient, [, method, path, body]: Route, of: Ids) {
-  return call(client, method, path(of), body?.(of));
+/** Every route behind an API key or user token, by the method and pattern the app registers. */
+const ROUTES: Record<string, RouteCase> = {
+  'POST /users': { send: false, user: false, url: () => '/users', body: () => buildUserBody({ full_name: 'Mallory' }) },
+  'GET /users/:userId': { send: false, user: true, url: (of) => `/users/${of.user}` },
+  'PATCH /users/:userId': { send: false, user: true, url: (of) => `/users/${of.user}`, body: () => ({ full_name: 'Mallory' }) },
+  'DELETE /users/:userId': { send: false, user: false, url: (of) => `/users/${of.user}` },
+  'POST /users/:userId/tokens': { send: false, user: false, url: (of) => `/users/${of.user}/tokens` },
+  'GET /users/:userId/preferences': { send: false, user: true, url: (of) => `/users/${of.user}/preferences` },
+  'PUT /users/:userId/preferences': { send: false, user: true, url: (of) => `/users/${of.user}/preferences`, body: () => ({ channels: { sms: false } }) },
+  'POST /users/:userId/devices': {
+    send: false,
+    user: true,
+    url: (of) => `/users/${of.user}/devices`,
+    body: (of) => ({ token: `fcm-token-registered-for-${of.user}-0123456789abcdefghijklmnopqrstuvwxyz`, platform: 'android' }),
+  },
+  'GET /users/:userId/devices': { send: false, user: true, url: (of) => `/users/${of.user}/devices` },
+  'DELETE /users/:userId/devices/:deviceId': { send: false, user: true, url: (of) => `/users/${of.user}/devices/${of.device}` },
+  'POST /users/:userId/tickets': { send: false, user: false, url: (of) => `/users/${of.user}/tickets`, body: () => buildTicketBody() },
+  'GET /users/:userId/tickets': { send: false, user: true, url: (of) => `/users/${of.user}/tickets` },
+  'GET /tickets/:ticketId': { send: false, user: true, url: (of) => `/tickets/${of.ticket}` },
+  'PATCH /tickets/:ticketId': { send: false, user: false, url: (of) => `/tickets/${of.ticket}`, body: () => ({ status: 'paid' }) },
+  'POST /tickets/:ticketId/notify': { send: true, user: false, url: (of) => `/tickets/${of.ticket}/notify`, body: () => ({ message: 'Votre amende est due' }) },
+  'POST /users/:userId/reminders': { send: false, user: true, url: (of) => `/users/${of.user}/reminders`, body: (of) => ({ frequency_days: 1, channels: ['email'], ticket_id: of.ticket }) },
+  'GET /users/:userId/reminders': { send: false, user: true, url: (of) => `/users/${of.user}/reminders` },
+  'POST /reminders/process': { send: false, user: false, url: () => '/reminders/process' },
+  'GET /reminders/:reminderId': { send: false, user: true, url: (of) => `/reminders/${of.reminder}` },
+  'PATCH /reminders/:reminderId': { send: false, user: true, url: (of) => `/reminders/${of.reminder}`, body: () => ({ frequency_days: 1 }) },
+  'DELETE /reminders/:reminderId': { send: false, user: true, url: (of) => `/reminders/${of.reminder}` },
+  'POST /notifications/send': { send: true, user: false, url: () => '/notifications/send', body: (of) => ({ user_id: of.user, channel: 'email', message: 'Rappel' }) },
+  'GET /notifications': { send: false, user: false, url: () => '/notifications?status=failed' },
+  'GET /notifications/:notificationId': { send: true, user: true, url: (of) => `/notifications/${of.notification}` },
+  'GET /users/:userId/notifications': { send: true, user: true, url: (of) => `/users/${of.user}/notifications` },
+  'POST /notifications/:notificationId/cancel': { send: true, user: false, url: (of) => `/notifications/${of.notification}/cancel` },
+  'POST /notifications/:notificationId/retry': { send: false, user: false, url: (of) => `/notifications/${of.notification}/retry` },
+};
+
+/** Routes without an API key: probes and metrics, the providers' signed webhooks, the operators' login, signed unsubscribe links. */
+const PUBLIC_ROUTES = [
+  'GET /healthz',
+  'GET /readyz',
+  'GET /metrics',
+  'POST /webhooks/sendgrid',
+  'ALL /webhooks/vonage',
+  'ALL /webhooks/vonage/inbound',
+  'POST /webhooks/twilio',
+  'POST /webhooks/twilio/inbound',
+  'GET /admin/login',
+  'POST /admin/login',
+  'POST /admin/logout',
+  'USE /admin/queues',
+  'GET /unsubscribe/:token',
+  'POST /unsubscribe/:token',
+];
+
+const entries = Object.entries(ROUTES);
+const methodOf = (route: string): Method => route.split(' ')[0]!.toLowerCase() as Method;
+
+function call(client: ApiClient, route: string, of: Ids): request.Test {
+  const { url, body } = ROUTES[route]!;
+  const method = methodOf(route);
+  return method === 'get' || method === 'delete' ? client[method](url(of)) : client[method](url(of), body?.(of));
 }
 
 /** The problem body without what differs between two requests (the request id, the URL, the ids asked). */
@@ -94,47 +131,121 @@ function comparable(body: Record<string, unknown>): Record<string, unknown> {
   const rest = { ...body };
   delete rest.request_id;
   delete rest.instance;
-  return { ...rest, detail: String(rest.detail).replace(/\d+/g, '#') };
+  return { ...rest, detail: String(rest.detail).replace(/\d+/g, '#'), ...(Array.isArray(rest.errors) && { errors: JSON.parse(JSON.stringify(rest.errors).replace(/\d+/g, '#')) as unknown }) };
 }
 
-/** Everything a request could have changed: every table's rows and every queue's jobs. */
+/** Everything a request could have changed: every row of every table, every job of every queue. */
 async function snapshot(): Promise<unknown> {
-  const { manager } = harness.env.db;
-  return {
-    users: await manager.find(User, { order: { id: 'ASC' } }),
-    tickets: await manager.find(Ticket, { order: { id: 'ASC' } }),
-    reminders: await manager.find(Reminder, { order: { id: 'ASC' }, relations: { channels: true } }),
-    devices: await manager.find(Device, { order: { id: 'ASC' } }),
-    notifications: await manager.find(Notification, { order: { id: 'ASC' } }),
-    jobs: await queues.waiting(),
-  };
+  return { rows: await databaseRows(harness.env), jobs: await queues.jobs() };
 }
 
-describe('a user token on another user', () => {
-  it.each(OPEN_TO_USERS)('%s: 404 with the body of an id that does not exist, nothing written or queued', async (...route) => {
+/** A 2xx answer; otherwise the failure shows the route and what it answered. */
+function expectSuccess(route: string, response: request.Response): void {
+  const succeeded = response.status >= 200 && response.status < 300;
+  expect({ route, status: response.status, body: succeeded ? 'ok' : (response.body as unknown) }).toEqual({ route, status: response.status, body: 'ok' });
+}
+
+/** A user of their own, with fresh resources, for requests that succeed (and may delete what they act on). */
+async function freshUser(): Promise<{ ids: Ids; token: ApiClient }> {
+  const user = await insertUser(harness.env.db);
+  const fresh = await resourcesOf(user.id);
+  const { body } = await harness.client.post(`/users/${user.id}/tokens`).expect(201);
+  return { ids: fresh, token: apiClient(harness.api.app, body.token) };
+}
+
+describe('the route list', () => {
+  it('classifies every route the app answers, and only those', () => {
+    expect(routesOf(harness.api.app)).toEqual([...PUBLIC_ROUTES, ...Object.keys(ROUTES)].sort());
+  });
+});
+
+describe('without valid credentials', () => {
+  it.each(entries.map(([route]) => route))('%s: 401 without a key and with a key in the query string, nothing written or queued', async (route) => {
+    const before = await snapshot();
+    const { url, body } = ROUTES[route]!;
+
+    const noKey = await call(apiClient(harness.api.app, null), route, ids.alice);
+    const target = url(ids.alice);
+    const keyInQuery = await request(harness.api.app)[methodOf(route)](`${target}${target.includes('?') ? '&' : '?'}api_key=${TEST_API_KEY}`)
+      .set('Authorization', `Bearer ${TEST_API_KEY}`)
+      .send(body?.(ids.alice));
+
+    for (const [response, detail] of [
+      [noKey, /Authorization header/],
+      [keyInQuery, /never accepted in the query string/],
+    ] as const) {
+      expect(response.status).toBe(401);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.body).toMatchObject({ type: '/problems/unauthorized', detail: expect.stringMatching(detail) });
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('a send key', () => {
+  it.each(entries.filter(([, c]) => !c.send).map(([route]) => route))('%s: 403, nothing written or queued', async (route) => {
     const before = await snapshot();
 
-    const other = await request(asAlice, route, ids.bob);
-    const missing = await request(asAlice, route, ids.none);
+    const response = await call(asSender, route, ids.bob);
+
+    expect(response.status).toBe(403);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.body).toMatchObject({ type: '/problems/forbidden', detail: 'This route needs an API key of scope admin; this one is send.' });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it.each(entries.filter(([, c]) => c.send).map(([route]) => route))('%s: allowed', async (route) => {
+    const { ids: fresh } = await freshUser();
+
+    const response = await call(asSender, route, fresh);
+
+    expectSuccess(route, response);
+  });
+});
+
+describe('a user token on another user', () => {
+  it.each(entries.filter(([, c]) => c.user).map(([route]) => route))('%s: 404 with the body of an id that does not exist, nothing written or queued', async (route) => {
+    const before = await snapshot();
+
+    const other = await call(asAlice, route, ids.bob);
+    const missing = await call(asAlice, route, ids.none);
 
     expect(other.status).toBe(404);
     expect(other.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(missing.status).toBe(404);
     expect(comparable(other.body)).toEqual(comparable(missing.body));
-    expect(JSON.stringify(other.body)).not.toMatch(/Bob|example\.com|\+33/);
+    expect(JSON.stringify(other.body)).not.toMatch(/Bob|bob\.secret|\+33699887766/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  // The user in the path is the token's own; the other id is someone else's.
+  const MIXED: Array<[string, (foreign: Ids) => request.Test]> = [
+    ['DELETE /users/{own}/devices/{theirs}', (foreign) => asAlice.delete(`/users/${ids.alice.user}/devices/${foreign.device}`)],
+    ['POST /users/{own}/reminders with their ticket_id', (foreign) => asAlice.post(`/users/${ids.alice.user}/reminders`, { frequency_days: 7, channels: ['email'], ticket_id: foreign.ticket })],
+  ];
+  it.each(MIXED)('%s: 404 with the body of an id that does not exist, nothing written or queued', async (_name, send) => {
+    const before = await snapshot();
+
+    const other = await send(ids.bob);
+    const missing = await send(ids.none);
+
+    expect(other.status).toBe(404);
+    expect(other.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(comparable(other.body)).toEqual(comparable(missing.body));
     expect(await snapshot()).toEqual(before);
   });
 });
 
 describe('a user token on routes for the backend only', () => {
-  it.each(CLOSED_TO_USERS)('%s: 403 for its own user as for another, nothing written or queued', async (...route) => {
+  it.each(entries.filter(([, c]) => !c.user).map(([route]) => route))('%s: 403 for its own user as for another, nothing written or queued', async (route) => {
     const before = await snapshot();
 
-    const own = await request(asAlice, route, ids.alice);
-    const other = await request(asAlice, route, ids.bob);
+    const own = await call(asAlice, route, ids.alice);
+    const other = await call(asAlice, route, ids.bob);
 
     for (const response of [own, other]) {
       expect(response.status).toBe(403);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(response.body).toMatchObject({ type: '/problems/forbidden', detail: expect.stringMatching(/^This route is not open to user tokens: it needs an API key of scope (admin|send)\.$/) });
     }
     expect(await snapshot()).toEqual(before);
@@ -142,27 +253,27 @@ describe('a user token on routes for the backend only', () => {
 });
 
 describe('a user token on its own user', () => {
-  it('reads and manages what is its own', async () => {
-    const { alice } = ids;
+  it.each(entries.filter(([, c]) => c.user).map(([route]) => route))('%s: allowed', async (route) => {
+    const { ids: own, token } = await freshUser();
 
-    await call(asAlice, 'get', `/users/${alice.user}`, undefined).expect(200);
-    await call(asAlice, 'put', `/users/${alice.user}/preferences`, { channels: { push: false } }).expect(200);
-    const notifications = await call(asAlice, 'get', `/users/${alice.user}/notifications`, undefined).expect(200);
-    await call(asAlice, 'get', `/notifications/${alice.notification}`, undefined).expect(200);
-    await call(asAlice, 'get', `/tickets/${alice.ticket}`, undefined).expect(200);
-    await call(asAlice, 'post', `/users/${alice.user}/devices`, { token: 'fcm-token-of-alice-0123456789abcdefghijklmnopqrstuvwxyz', platform: 'ios' }).expect(201);
-    const reminder = await call(asAlice, 'post', `/users/${alice.user}/reminders`, { frequency_days: 3, channels: ['email'] }).expect(201);
-    await call(asAlice, 'patch', `/reminders/${reminder.body.id}`, { frequency_days: 5 }).expect(200);
-    await call(asAlice, 'delete', `/reminders/${reminder.body.id}`, undefined).expect(204);
+    const response = await call(token, route, own);
 
-    expect(notifications.body.notifications.map((n: { id: number }) => n.id)).toEqual([alice.notification]);
+    expectSuccess(route, response);
   });
 
-  it('cannot move a notification, reminder or device to another user through a body', async () => {
-    const response = await call(asAlice, 'patch', `/reminders/${ids.alice.reminder}`, { user_id: ids.bob.user });
+  it('lists only its own notifications', async () => {
+    const { body } = await asAlice.get(`/users/${ids.alice.user}/notifications`).expect(200);
+
+    expect(body.notifications.map((n: { id: number }) => n.id)).toEqual([ids.alice.notification]);
+  });
+
+  it('cannot move a reminder to another user through a body', async () => {
+    const before = await snapshot();
+
+    const response = await asAlice.patch(`/reminders/${ids.alice.reminder}`, { user_id: ids.bob.user });
 
     expect(response.status).toBe(400);
     expect(response.body.errors).toEqual([{ field: 'user_id', message: expect.stringMatching(/^is not a known field/) }]);
-    expect((await harness.env.db.manager.findOneByOrFail(Reminder, { id: ids.alice.reminder })).userId).toBe(ids.alice.user);
+    expect(await snapshot()).toEqual(before);
   });
 });

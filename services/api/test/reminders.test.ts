@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { Notification, Reminder, ReminderChannel } from '@notofine/db';
+import { LIMITS, Notification, Reminder, ReminderChannel } from '@notofine/db';
 import { buildReminderBody, insertDevice, insertReminder, insertTicket, insertUser } from '@test/factories';
 import { startApi, type ApiHarness } from './api-harness';
 import { openDeliveryQueues, type DeliveryQueuesProbe } from './delivery-queues';
@@ -134,6 +134,31 @@ describe('POST /users/{id}/reminders', () => {
 
   it('answers 404 for an unknown user', async () => {
     expectProblem(await harness.client.post(`/users/${UNKNOWN_ID}/reminders`, buildReminderBody()), 404, 'not-found');
+  });
+
+  it(`refuses a reminder past ${LIMITS.remindersPerUser} for one user with 422, and writes nothing; other users are not counted`, async () => {
+    const user = await insertReachableUser(harness.env.db);
+    const other = await insertReachableUser(harness.env.db);
+    for (let i = 0; i < LIMITS.remindersPerUser - 1; i++) await insertReminder(harness.env.db, user.id, ['email']);
+    await insertReminder(harness.env.db, other.id, ['email']);
+
+    await harness.client.post(`/users/${user.id}/reminders`, buildReminderBody()).expect(201);
+    const refused = await harness.client.post(`/users/${user.id}/reminders`, buildReminderBody());
+
+    expectProblem(refused, 422, 'too-many-reminders');
+    expect(refused.body.detail).toContain(`already has ${LIMITS.remindersPerUser} reminders`);
+    expect(await harness.env.db.manager.countBy(Reminder, { userId: user.id })).toBe(LIMITS.remindersPerUser);
+    await harness.client.post(`/users/${other.id}/reminders`, buildReminderBody()).expect(201);
+  });
+
+  it('holds the reminder cap against concurrent creations', async () => {
+    const user = await insertReachableUser(harness.env.db);
+    for (let i = 0; i < LIMITS.remindersPerUser - 2; i++) await insertReminder(harness.env.db, user.id, ['email']);
+
+    const statuses = (await Promise.all(Array.from({ length: 5 }, () => harness.client.post(`/users/${user.id}/reminders`, buildReminderBody())))).map((r) => r.status).sort();
+
+    expect(statuses).toEqual([201, 201, 422, 422, 422]);
+    expect(await harness.env.db.manager.countBy(Reminder, { userId: user.id })).toBe(LIMITS.remindersPerUser);
   });
 
   it.each(MALFORMED_IDS)('refuses %s as user id with 400', async (_label, id) => {

@@ -322,15 +322,13 @@ describe('webhooks not configured', () => {
     await request(bare.api.app).get('/webhooks/vonage').query({ messageId: 'unknown', status: 'delivered' }).expect(200, { received: 1, applied: 0 });
   });
 
-  it('honours an unsigned Vonage STOP when no signature secret is set, but not an unsigned START: nothing proves the person sent it', async () => {
-    const user = await insertUser(bare.env.db, { phone: '+33698989898' });
-    const reply = (text: string) => request(bare.api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33698989898', to: 'NOTOFINE', text }).expect(204);
+  it('refuses Vonage’s inbound SMS when no signature secret is set: an unsigned STOP changes nobody', async () => {
+    const user = await insertUser(bare.env.db, { phone: '+33611112222' });
 
-    await reply('STOP');
-    const stopped = (await bare.env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt;
-    await reply('START');
+    const response = await request(bare.api.app).post('/webhooks/vonage/inbound').type('form').send({ msisdn: '33611112222', to: 'NOTOFINE', text: 'STOP' });
 
-    expect(stopped).toEqual(expect.any(Date));
-    expect((await bare.env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toEqual(stopped);
+    expect(response.status).toBe(404);
+    expect(response.body.detail).toContain('VONAGE_SIGNATURE_SECRET');
+    expect((await bare.env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toBeNull();
   });
 });

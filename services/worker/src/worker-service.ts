@@ -1,6 +1,6 @@
 import { loadConfig, type Config, type RateLimit } from '@notofine/config';
 import { CHANNELS, PushTokenCipher, purgeExpiredIdempotencyKeys, type Channel } from '@notofine/db';
-import { createLogger, withLogContext, type Logger } from '@notofine/logger';
+import { createLogger, redactText, withLogContext, type Logger } from '@notofine/logger';
 import { UnsubscribeLinks, connectNotificationService, type NotificationService } from '@notofine/notifications';
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
 import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, type Delivery, type DeliveryJobData } from '@notofine/queue';
@@ -61,6 +61,19 @@ function limiterOf(limit: RateLimit | null): { max: number; duration: number } {
   return limit ? { max: limit.max, duration: limit.durationMs } : HONOUR_PROVIDER_THROTTLING;
 }
 
+/**
+ * BullMQ keeps a failed attempt's message and stack trace in Redis, with the job and in its event
+ * stream: they are masked as the logs are (emails, phone numbers, bearer tokens), in case a
+ * provider quoted an address the provider code did not know to mask.
+ */
+function maskedFailure(error: unknown): never {
+  if (error instanceof Error) {
+    error.message = redactText(error.message);
+    if (error.stack) error.stack = redactText(error.stack);
+  }
+  throw error;
+}
+
 /** Starts the delivery workers, one per channel queue, and the reminder scheduler. */
 export async function start(options: WorkerServiceOptions = {}): Promise<WorkerService> {
   const config = options.config ?? loadConfig();
@@ -97,7 +110,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     CHANNELS.map((channel) => {
       const worker = new Worker<DeliveryJobData, DeliveryOutcome>(
         DELIVERY_QUEUES[channel],
-        (job, token) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps, channel, token)),
+        (job, token) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps, channel, token).catch(maskedFailure)),
         {
           connection,
           prefix,

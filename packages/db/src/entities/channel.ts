@@ -36,6 +36,10 @@ export const LIMITS = {
   amountCents: 100_000_000,
   apiKeyName: 100,
   digestKey: 100,
+  /** Reminders one user may have: each sends on its own, so a loop or a caller gone wrong could flood them. */
+  remindersPerUser: 50,
+  /** Devices one user keeps: registering another removes the one seen least recently (apps re-register their tokens). */
+  devicesPerUser: 20,
 } as const;
 
 /** `'a', 'b'` for a CHECK constraint's IN list. */

@@ -68,11 +68,12 @@ export async function releaseIdempotentRequest(manager: EntityManager, id: numbe
 
 /** Deletes up to `limit` keys older than `ttlMs`; how many it deleted. */
 export async function purgeExpiredIdempotencyKeys(manager: EntityManager, ttlMs: number, limit = 1000): Promise<number> {
-  const deleted: unknown[] = await manager.query(
+  // A DELETE answers [rows, count].
+  const [, count]: [unknown, number] = await manager.query(
     `DELETE FROM idempotency_keys WHERE id IN (
        SELECT id FROM idempotency_keys WHERE created_at < now() - $1 * interval '1 millisecond' LIMIT $2
-     ) RETURNING id`,
+     )`,
     [ttlMs, limit],
   );
-  return deleted.length;
+  return count;
 }

@@ -1,4 +1,4 @@
-import { Device, User, type PushTokenCipher } from '@notofine/db';
+import { Device, LIMITS, User, type PushTokenCipher } from '@notofine/db';
 import { NotFoundError } from '@notofine/errors';
 import type { EntityManager } from 'typeorm';
 import type { RegisterDeviceBody } from './dto';
@@ -6,6 +6,7 @@ import type { RegisterDeviceBody } from './dto';
 /**
  * Registers a push token for a user. A token already known is moved to this user and re-enabled
  * (the app was reinstalled or another account signed in on the device): the latest registration wins.
+ * A user keeps at most `LIMITS.devicesPerUser` devices: a new one pushes out the one seen least recently.
  *
  * @returns the device, and whether it was created (false: refreshed)
  */
@@ -25,6 +26,11 @@ export async function registerDevice(
            token = NULL, token_ciphertext = excluded.token_ciphertext, token_key_id = excluded.token_key_id
      RETURNING id, (xmax = 0) AS inserted`,
     [userId, sealed.hash, sealed.ciphertext, sealed.keyId, sealed.preview, body.platform],
+  );
+  // At most LIMITS.devicesPerUser: the ones seen least recently go (their tokens are likely dead).
+  await manager.query(
+    `DELETE FROM devices WHERE id IN (SELECT id FROM devices WHERE user_id = $1 ORDER BY last_seen_at DESC, id DESC OFFSET $2)`,
+    [userId, LIMITS.devicesPerUser],
   );
   const device = await manager.findOneByOrFail(Device, { id: row!.id });
   return { device, created: row!.inserted };

@@ -11,6 +11,11 @@ export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const ABANDONED_AFTER_MS = 60_000;
 /** Visible ASCII, as the IETF draft's keys (a UUID is the usual choice). */
 const VALID_KEY = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+/**
+ * A route sets `res.locals[NOT_KEPT] = true` for an answer that must not be stored (a minted
+ * token): the key is freed instead, and a retry runs again.
+ */
+export const NOT_KEPT = 'idempotencyNotKept';
 /** The response headers a replay gives again. */
 const REPLAYED_HEADERS = ['content-type', 'location'] as const;
 
@@ -52,7 +57,7 @@ export function idempotency(manager: EntityManager, logger: Logger, ttlMs: numbe
         return;
       case 'run':
         keepResponse(res, (response) =>
-          response.status >= 500
+          response.status >= 500 || res.locals[NOT_KEPT] === true
             ? releaseIdempotentRequest(manager, start.id)
             : completeIdempotentRequest(manager, start.id, { ...response, userId: subjectUserOf(req.path, response.body) }),
         ).catch((error: unknown) => logger.warn('could not record the response of an idempotent request', { error }));

@@ -17,7 +17,7 @@ export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps):
   router.post('/users/:userId/reminders', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(CreateReminderBody, req.body);
-    const reminder = await createReminder(manager, userId, body);
+    const reminder = await createReminder(manager, userId, body, ownerOf(res));
     res.status(201).location(`/reminders/${reminder.id}`).json(reminderJson(reminder));
   });
 

@@ -1,4 +1,4 @@
-import { CHANNELS, Reminder, ReminderChannel, Ticket, User, loadRecipient, type Channel } from '@notofine/db';
+import { CHANNELS, LIMITS, Reminder, ReminderChannel, Ticket, User, loadRecipient, type Channel } from '@notofine/db';
 import { NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import { unreachableReason } from '@notofine/notifications';
 import type { EntityManager } from 'typeorm';
@@ -9,13 +9,25 @@ export type ReminderWithChannels = Reminder & { channels: ReminderChannel[] };
 
 /**
  * Creates a reminder, due at once (its first notifications go out at the next processing run).
+ * With `ownerId` (a user token's user), a `ticket_id` of another user is not found, exactly as one
+ * that does not exist.
  *
- * @throws {@link UnprocessableError} when a channel cannot reach the user
+ * @throws {@link UnprocessableError} when a channel cannot reach the user, or they have
+ * `LIMITS.remindersPerUser` reminders already
  */
-export async function createReminder(manager: EntityManager, userId: number, body: CreateReminderBody): Promise<ReminderWithChannels> {
+export async function createReminder(manager: EntityManager, userId: number, body: CreateReminderBody, ownerId?: number): Promise<ReminderWithChannels> {
   await assertReachable(manager, userId, body.channels);
-  if (body.ticket_id != null) await assertOwnUnpaidTicket(manager, userId, body.ticket_id);
+  if (body.ticket_id != null) await assertOwnUnpaidTicket(manager, userId, body.ticket_id, ownerId !== undefined);
   const id = await manager.transaction(async (tx) => {
+    // The user's row, locked, serialises concurrent creations for them: the count holds.
+    await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+    if ((await tx.countBy(Reminder, { userId })) >= LIMITS.remindersPerUser) {
+      throw new UnprocessableError(
+        'too-many-reminders',
+        'The user has too many reminders',
+        `User ${userId} already has ${LIMITS.remindersPerUser} reminders, the most one user may have: change or remove one instead.`,
+      );
+    }
     const reminder = await tx.save(
       tx.create(Reminder, {
         userId,
@@ -103,9 +115,13 @@ function futureEndAt(value: string): Date {
   return endAt;
 }
 
-/** A reminder tied to a ticket must be about one of the user's own tickets, still unpaid. */
-async function assertOwnUnpaidTicket(manager: EntityManager, userId: number, ticketId: number): Promise<void> {
+/**
+ * A reminder tied to a ticket must be about one of the user's own tickets, still unpaid. For a
+ * user token (`hideOthers`), another user's ticket answers the 404 of a ticket that does not exist.
+ */
+async function assertOwnUnpaidTicket(manager: EntityManager, userId: number, ticketId: number, hideOthers: boolean): Promise<void> {
   const ticket = await manager.findOneBy(Ticket, { id: ticketId, userId });
+  if (!ticket && hideOthers) throw new NotFoundError('Ticket', ticketId);
   if (!ticket) {
     throw new UnprocessableError('ticket-of-another-user', 'The ticket is not this user\'s', `User ${userId} has no ticket ${ticketId}.`, [
       { field: 'ticket_id', message: `user ${userId} has no ticket ${ticketId}` },

@@ -3,6 +3,7 @@ import { AppError, NotFoundError } from '@notofine/errors';
 import { Router } from 'express';
 import { allow, callerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
+import { NOT_KEPT } from '../http/idempotency';
 import { parseBody, parseId } from '../http/validation';
 import { MintUserTokenBody } from './dto';
 import type { UserTokens } from './user-tokens';
@@ -21,6 +22,8 @@ export function userTokenRoutes({ dataSource }: ApiDeps, userTokens: UserTokens 
     if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
     const ttlMs = body.ttl_seconds === undefined ? userTokens.maxTtlMs : body.ttl_seconds * 1000;
     const { token, expiresAt, expiresInSeconds } = await userTokens.mint(userId, callerOf(res).apiKeyId, ttlMs);
+    // A replay would need the token stored in clear: a retry mints another one instead.
+    res.locals[NOT_KEPT] = true;
     res
       .status(201)
       .set('Cache-Control', 'no-store')

@@ -6,7 +6,7 @@ import { CreateUserBody, PreferencesBody, UpdateUserBody } from './dto';
 import { userJson } from './json';
 import { createUser, deleteUser, getPreferences, getUser, setPreferences, updateUser } from './use-cases';
 
-export function userRoutes({ dataSource, config }: ApiDeps): Router {
+export function userRoutes({ dataSource, config, queues, logger }: ApiDeps): Router {
   const router = Router();
   const admin = allow('admin');
   // A user token reaches its own user's profile and preferences.
@@ -30,7 +30,9 @@ export function userRoutes({ dataSource, config }: ApiDeps): Router {
   });
 
   router.delete('/users/:userId', admin, async (req, res) => {
-    await deleteUser(manager, parseId(req.params.userId, 'user_id'));
+    const unsent = await deleteUser(manager, parseId(req.params.userId, 'user_id'));
+    // Their delayed jobs (scheduled sends, quiet hours) would otherwise wait in Redis for their time.
+    await queues.remove(unsent).catch((error: unknown) => logger.warn('could not remove the jobs of an erased user: they will find nothing to send', { error, jobs: unsent.length }));
     res.status(204).end();
   });
 

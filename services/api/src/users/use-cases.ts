@@ -1,5 +1,6 @@
 import { CHANNELS, ChannelPreference, User, type Channel } from '@notofine/db';
 import { NotFoundError, ValidationError } from '@notofine/errors';
+import type { Delivery } from '@notofine/queue';
 import type { EntityManager } from 'typeorm';
 import { canonicalTimeZone, normalizeLocale, normalizePhone } from './contact';
 import type { ChannelSwitches, CreateUserBody, QuietHoursBody, UpdateUserBody } from './dto';
@@ -52,10 +53,22 @@ export async function updateUser(manager: EntityManager, id: number, body: Updat
   return manager.save(user);
 }
 
-/** Erases a user and, by cascade, everything that belongs to them. Queued jobs find no row and send nothing. */
-export async function deleteUser(manager: EntityManager, id: number): Promise<void> {
-  const { affected } = await manager.delete(User, { id });
-  if (!affected) throw new NotFoundError('User', id);
+/**
+ * Erases a user and, by cascade, everything that belongs to them.
+ *
+ * @returns their notifications that were still to be sent, whose jobs may now be removed (a job
+ * left behind, or running now, finds no row and sends nothing)
+ */
+export async function deleteUser(manager: EntityManager, id: number): Promise<Delivery[]> {
+  return manager.transaction(async (tx) => {
+    const [pending]: [Array<{ id: string; channel: Channel }>, number] = await tx.query(
+      `DELETE FROM notifications WHERE user_id = $1 AND status = 'pending' RETURNING id, channel`,
+      [id],
+    );
+    const { affected } = await tx.delete(User, { id });
+    if (!affected) throw new NotFoundError('User', id);
+    return pending.map((row) => ({ id: Number(row.id), channel: row.channel }));
+  });
 }
 
 /** Every channel's switch; a channel the user never set is on. */

@@ -65,18 +65,10 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
     res.json(await apply(receipt ? [receipt] : []));
   });
 
-  /**
-   * Applies a STOP or START reply from a phone number; other replies are ignored. A START that
-   * nothing proves came from the provider is ignored too: anyone could send it, and subscribing a
-   * person again against their STOP is worse than a forged STOP (which critical notices survive).
-   */
-  const applyReply = async (provider: string, from: string | undefined, text: string | undefined, signed: boolean) => {
+  /** Applies a STOP or START reply, its signature checked, from a phone number; other replies are ignored. */
+  const applyReply = async (provider: string, from: string | undefined, text: string | undefined) => {
     const intent = smsReplyIntent(text);
     if (!intent || !from) return;
-    if (intent === 'start' && !signed) {
-      logger.warn('unsigned sms opt-in ignored: set the signature secret to honour START replies', { provider });
-      return;
-    }
     let phone: string;
     try {
       phone = normalizePhone(from, config.defaultPhoneRegion);
@@ -88,10 +80,13 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
   };
 
   // Vonage's inbound messages: `msisdn` is the sender, in international form without the plus.
+  // Signed ones only: an unsigned STOP or START would let anyone switch anybody's SMS off, or back
+  // on after they opted out.
   router.all(WEBHOOK_PATHS.vonageInbound, raw, async (req, res) => {
+    if (!vonageSignatureSecret) throw webhookNotConfigured('Vonage inbound', 'VONAGE_SIGNATURE_SECRET');
     const params = paramsOf(req, 'Vonage');
-    if (vonageSignatureSecret) verifyVonageSignature(params, vonageSignatureSecret);
-    await applyReply('vonage', params.msisdn && `+${params.msisdn.replace(/^\+/, '')}`, params.text, vonageSignatureSecret !== undefined);
+    verifyVonageSignature(params, vonageSignatureSecret);
+    await applyReply('vonage', params.msisdn && `+${params.msisdn.replace(/^\+/, '')}`, params.text);
     res.status(204).end();
   });
 
@@ -99,7 +94,7 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
     if (!twilioAuthToken || !config.publicBaseUrl) throw webhookNotConfigured('Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL');
     const params = paramsOf(req, 'Twilio');
     verifyTwilioSignature(twilioAuthToken, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
-    await applyReply('twilio', params.From, params.Body, true);
+    await applyReply('twilio', params.From, params.Body);
     // An empty answer: Twilio sends no reply of its own (its opt-out handling confirms a STOP).
     res.status(204).end();
   });
