@@ -7,6 +7,7 @@ import { adminRoutes } from './admin/routes';
 import { authenticate } from './api-keys/authenticate';
 import type { ApiDeps } from './deps';
 import { deviceRoutes } from './devices/routes';
+import { docsRoutes } from './docs/routes';
 import { healthRoutes } from './health/routes';
 import { metricsRoute, timeRequests } from './http/metrics';
 import { idempotency } from './http/idempotency';
@@ -62,6 +63,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   }
   app.use(healthRoutes(deps, isShuttingDown));
   app.use(metricsRoute(deps.metrics, () => CHANNELS.map((channel) => deps.queues.queue(channel))));
+  // The OpenAPI document and Swagger UI, for client developers: no key.
+  app.use(docsRoutes(deps.config));
 
   // Providers sign their receipts instead of sending an API key; they need the raw body.
   app.use(webhookRoutes(deps));

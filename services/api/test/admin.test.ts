@@ -2,6 +2,7 @@ import { TEST_API_KEY } from '@test/test-environment';
 import request from 'supertest';
 import { createApiKey, revokeApiKey } from '../src/api-keys/api-keys';
 import { AdminSessions, SESSION_COOKIE } from '../src/admin/session';
+import { documentedRequest } from '@test/openapi-conformance';
 import { startApi, type ApiHarness } from './api-harness';
 
 // The operators' pages. The board itself, in a browser, is tested in test/e2e/queue-board.test.ts.
@@ -16,7 +17,7 @@ afterAll(() => harness.stop());
 
 /** The login form sent with a key. */
 function logIn(key: string) {
-  return request(harness.api.app).post('/admin/login').type('form').send({ api_key: key });
+  return documentedRequest(harness.api.app).post('/admin/login').type('form').send({ api_key: key });
 }
 
 /** `name=value` of the session cookie a response sets. */
@@ -29,16 +30,16 @@ function sessionCookie(response: request.Response): string {
 
 describe('admin login', () => {
   it('without a session, sends the board page to the login and refuses its API with 401 problem+json', async () => {
-    const page = await request(harness.api.app).get('/admin/queues').expect(303);
+    const page = await documentedRequest(harness.api.app).get('/admin/queues').expect(303);
     expect(page.headers.location).toBe('/admin/login');
 
-    const api = await request(harness.api.app).get('/admin/queues/api/queues').expect(401);
+    const api = await documentedRequest(harness.api.app).get('/admin/queues/api/queues').expect(401);
     expect(api.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(api.body).toMatchObject({ status: 401, detail: expect.stringContaining('/admin/login') });
   });
 
   it('serves a login form', async () => {
-    const form = await request(harness.api.app).get('/admin/login').expect(200);
+    const form = await documentedRequest(harness.api.app).get('/admin/login').expect(200);
 
     expect(form.headers['content-type']).toMatch(/^text\/html/);
     expect(form.text).toContain('<form method="post" action="/admin/login">');
@@ -53,9 +54,9 @@ describe('admin login', () => {
     expect(cookie).toMatch(new RegExp(`^${SESSION_COOKIE}=\\d+\\.\\d+\\.[\\w-]{43}; Max-Age=28800; Path=/admin; Expires=[^;]+; HttpOnly; Secure; SameSite=Strict$`));
     expect(cookie).not.toContain(TEST_API_KEY);
 
-    const queues = await request(harness.api.app).get('/admin/queues/api/queues').set('Cookie', sessionCookie(login)).expect(200);
+    const queues = await documentedRequest(harness.api.app).get('/admin/queues/api/queues').set('Cookie', sessionCookie(login)).expect(200);
     expect((queues.body as { queues: Array<{ name: string }> }).queues.map((queue) => queue.name).sort()).toEqual(['email', 'push', 'reminders', 'sms']);
-    const page = await request(harness.api.app).get('/admin/queues').set('Cookie', sessionCookie(login)).expect(200);
+    const page = await documentedRequest(harness.api.app).get('/admin/queues').set('Cookie', sessionCookie(login)).expect(200);
     expect(page.text).toContain('Notofine queues');
   });
 
@@ -81,7 +82,7 @@ describe('admin login', () => {
 
     await revokeApiKey(harness.env.db.manager, apiKey.id);
 
-    await request(harness.api.app).get('/admin/queues/api/queues').set('Cookie', cookie).expect(401);
+    await documentedRequest(harness.api.app).get('/admin/queues/api/queues').set('Cookie', cookie).expect(401);
   });
 
   it('refuses a forged, a tampered and an expired cookie', async () => {
@@ -98,15 +99,15 @@ describe('admin login', () => {
     };
 
     for (const [name, value] of Object.entries(candidates)) {
-      const response = await request(harness.api.app).get('/admin/queues/api/queues').set('Cookie', `${SESSION_COOKIE}=${value}`);
+      const response = await documentedRequest(harness.api.app).get('/admin/queues/api/queues').set('Cookie', `${SESSION_COOKIE}=${value}`);
       expect({ name, status: response.status }).toEqual({ name, status: 401 });
     }
     // The real one still works: the refusals above are about the cookie, not the key.
-    await request(harness.api.app).get('/admin/queues/api/queues').set('Cookie', cookie).expect(200);
+    await documentedRequest(harness.api.app).get('/admin/queues/api/queues').set('Cookie', cookie).expect(200);
   });
 
   it('logs out: the cookie is cleared', async () => {
-    const logout = await request(harness.api.app).post('/admin/logout').expect(303);
+    const logout = await documentedRequest(harness.api.app).post('/admin/logout').expect(303);
 
     expect(logout.headers.location).toBe('/admin/login');
     expect(String(logout.headers['set-cookie'])).toMatch(new RegExp(`^${SESSION_COOKIE}=; Path=/admin; Expires=Thu, 01 Jan 1970`));

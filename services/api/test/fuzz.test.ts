@@ -1,8 +1,9 @@
 import fc from 'fast-check';
-import request from 'supertest';
+import type { Response } from 'supertest';
 import { TEST_API_KEY } from '@test/test-environment';
 import type { AddressInfo } from 'node:net';
 import { start } from '../src/api-service';
+import { documentedRequest } from '@test/openapi-conformance';
 import { startApi, type ApiHarness } from './api-harness';
 import { routesOf } from './routes';
 
@@ -93,7 +94,7 @@ function urlOf(template: string, ids: readonly string[], params: Record<string, 
 const STACK_TRACE = /\bat .+\((?:\/|node:)|\.ts:\d+:\d+|\.js:\d+:\d+/;
 
 /** What is wrong with an answer, or null: a 5xx, a stack trace, an error that is not problem+json. */
-function flaw(response: request.Response): string | null {
+function flaw(response: Response): string | null {
   if (response.status >= 500) return 'a server error';
   if (STACK_TRACE.test(response.text)) return 'a stack trace';
   if (response.status < 400) return null;
@@ -117,7 +118,7 @@ describe(`fuzzing with seed ${SEED}, ${RUNS} cases a route`, () => {
         fc.asyncProperty(fc.array(idLike, { minLength: 2, maxLength: 2 }), query, body, headers, caller, async (ids, params, payload, extra, who) => {
           cases++;
           const credential = who === 'admin key' ? TEST_API_KEY : userToken;
-          let call = request(harness.api.app)[method](urlOf(template, ids, params)).set('Authorization', `Bearer ${credential}`).set(extra);
+          let call = documentedRequest(harness.api.app)[method](urlOf(template, ids, params)).set('Authorization', `Bearer ${credential}`).set(extra);
           if (method !== 'get' && method !== 'delete') call = call.set('Content-Type', payload.type).send(payload.text);
           const response = await call;
           const found = flaw(response);

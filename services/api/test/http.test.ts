@@ -1,10 +1,10 @@
-import request from 'supertest';
 import { ApiKey } from '@notofine/db';
 import { apiClient } from '@test/api-client';
 import { buildUserBody } from '@test/factories';
 import { TEST_API_KEY } from '@test/test-environment';
 import { waitFor } from '@test/wait-for';
 import { createApiKey, revokeApiKey } from '../src/api-keys/api-keys';
+import { documentedRequest } from '@test/openapi-conformance';
 import { startApi, type ApiHarness } from './api-harness';
 import { expectNoStackTrace, expectProblem } from './expectations';
 
@@ -18,14 +18,14 @@ afterAll(() => harness.stop());
 
 describe('request bodies', () => {
   it('answers malformed JSON with 400 problem+json, without a stack trace', async () => {
-    const response = await request(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', 'application/json').send('{"full_name": "Jean",');
+    const response = await documentedRequest(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', 'application/json').send('{"full_name": "Jean",');
 
     expectProblem(response, 400, 'malformed-json');
     expect(response.body.detail).toMatch(/not valid JSON/);
   });
 
   it('answers a JSON body that is not an object with 400', async () => {
-    const response = await request(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', 'application/json').send('[{"full_name": "Jean"}]');
+    const response = await documentedRequest(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', 'application/json').send('[{"full_name": "Jean"}]');
 
     expectProblem(response, 400, 'validation-error');
     expect(response.body.detail).toMatch(/must be a JSON object/);
@@ -36,14 +36,14 @@ describe('request bodies', () => {
     ['application/x-www-form-urlencoded', 'full_name=Jean'],
     ['application/xml', '<user><full_name>Jean</full_name></user>'],
   ])('answers a %s body with 415', async (contentType, body) => {
-    const response = await request(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', contentType).send(body);
+    const response = await documentedRequest(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', contentType).send(body);
 
     expectProblem(response, 415, 'unsupported-media-type');
     expect(response.body.detail).toContain(contentType);
   });
 
   it('answers a JSON body in a charset other than UTF-8 with 415', async () => {
-    const response = await request(harness.api.app)
+    const response = await documentedRequest(harness.api.app)
       .post('/users')
       .set('Authorization', AUTHORIZATION)
       .set('Content-Type', 'application/json; charset=latin1')
@@ -98,7 +98,7 @@ describe('API keys', () => {
     ['a key with no scheme', TEST_API_KEY],
     ['an unknown key', 'Bearer nfk_unknown_key_0000000000000000000'],
   ])('refuse %s with 401 and a WWW-Authenticate challenge', async (_case, authorization) => {
-    const call = request(harness.api.app).get('/users/1');
+    const call = documentedRequest(harness.api.app).get('/users/1');
     const response = await (authorization === undefined ? call : call.set('Authorization', authorization));
 
     expectProblem(response, 401, 'unauthorized');
@@ -136,7 +136,7 @@ describe('API keys', () => {
   });
 
   it('are checked before routing: an unknown route without a key answers 401', async () => {
-    expectProblem(await request(harness.api.app).get('/contraventions'), 401, 'unauthorized');
+    expectProblem(await documentedRequest(harness.api.app).get('/contraventions'), 401, 'unauthorized');
   });
 });
 
@@ -144,7 +144,7 @@ describe('response headers', () => {
   it.each([
     ['a success', () => harness.client.post('/users', buildUserBody())],
     ['an error', () => harness.client.get('/users/987654321')],
-    ['a refusal before authentication', () => request(harness.api.app).get('/users/1')],
+    ['a refusal before authentication', () => documentedRequest(harness.api.app).get('/users/1')],
   ])("carry helmet's headers and forbid caching (%s)", async (_case, send) => {
     const response = await send();
 
@@ -163,14 +163,14 @@ describe('response headers', () => {
 
 describe('health and readiness', () => {
   it('/healthz answers 200 without a key', async () => {
-    const response = await request(harness.api.app).get('/healthz');
+    const response = await documentedRequest(harness.api.app).get('/healthz');
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ status: 'ok' });
   });
 
   it('/readyz answers 200 without a key once PostgreSQL and Redis answer', async () => {
-    const response = await request(harness.api.app).get('/readyz');
+    const response = await documentedRequest(harness.api.app).get('/readyz');
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
@@ -186,13 +186,13 @@ describe('request ids', () => {
   });
 
   it('gives a request without one an id of its own', async () => {
-    const response = await request(harness.api.app).get('/healthz');
+    const response = await documentedRequest(harness.api.app).get('/healthz');
 
     expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('replaces a malformed X-Request-Id rather than echo it', async () => {
-    const response = await request(harness.api.app).get('/healthz').set('X-Request-Id', 'bad id with spaces <script>');
+    const response = await documentedRequest(harness.api.app).get('/healthz').set('X-Request-Id', 'bad id with spaces <script>');
 
     expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -200,13 +200,13 @@ describe('request ids', () => {
 
 describe('error bodies', () => {
   it.each([
-    ['malformed JSON', () => request(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', 'application/json').send('{oops')],
+    ['malformed JSON', () => documentedRequest(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', 'application/json').send('{oops')],
     ['a validation error', () => harness.client.post('/users', { full_name: 42 })],
     ['an unknown user', () => harness.client.get('/users/987654321')],
     ['a malformed id', () => harness.client.get('/users/abc')],
-    ['a missing key', () => request(harness.api.app).get('/users/1')],
+    ['a missing key', () => documentedRequest(harness.api.app).get('/users/1')],
     ['an unknown route', () => harness.client.get('/nowhere')],
-    ['a refused content type', () => request(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', 'text/plain').send('x')],
+    ['a refused content type', () => documentedRequest(harness.api.app).post('/users').set('Authorization', AUTHORIZATION).set('Content-Type', 'text/plain').send('x')],
   ])('never carry a stack trace (%s)', async (_case, send) => {
     const response = await send();
 

@@ -1,5 +1,5 @@
-import request from 'supertest';
 import { buildUserBody } from '@test/factories';
+import { documentedRequest } from '@test/openapi-conformance';
 import { startApi, type ApiHarness } from './api-harness';
 
 let harness: ApiHarness;
@@ -19,7 +19,7 @@ it('times requests by route pattern and status, never by raw path, and serves th
   await harness.client.get(`/users/${user.id}`).expect(200);
   await harness.client.get('/users/999999').expect(404);
 
-  const response = await request(harness.api.app).get('/metrics').expect(200);
+  const response = await documentedRequest(harness.api.app).get('/metrics').expect(200);
 
   expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
   expect(sample(response.text, 'notofine_http_request_duration_seconds_count', { method: 'GET', route: '/users/:userId', status: '200', service: 'api' })).toBe(1);
@@ -34,7 +34,7 @@ it('reports the depth of each delivery queue and the reminders processed', async
   await harness.client.post(`/users/${user.id}/reminders`, { frequency_days: 7, channels: ['email'], message: 'Rappel' }).expect(201);
   await harness.client.post('/reminders/process').expect(200);
 
-  const { text } = await request(harness.api.app).get('/metrics').expect(200);
+  const { text } = await documentedRequest(harness.api.app).get('/metrics').expect(200);
 
   expect(sample(text, 'notofine_queue_jobs', { queue: 'sms', state: 'waiting' })).toBe(1);
   expect(sample(text, 'notofine_queue_jobs', { queue: 'email', state: 'waiting' })).toBe(1);

@@ -115,6 +115,8 @@ const PUBLIC_ROUTES = [
   'USE /admin/queues',
   'GET /unsubscribe/:token',
   'POST /unsubscribe/:token',
+  'GET /openapi.json',
+  'USE /docs',
 ];
 
 const entries = Object.entries(ROUTES);

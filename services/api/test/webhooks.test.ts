@@ -2,6 +2,7 @@ import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { DeliveryEvent, Notification, User, insertPendingNotifications } from '@notofine/db';
 import { insertUser } from '@test/factories';
 import request from 'supertest';
+import { documentedRequest } from '@test/openapi-conformance';
 import { startApi, type ApiHarness } from './api-harness';
 
 const sendGridKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -42,7 +43,7 @@ describe('POST /webhooks/sendgrid', () => {
     const body = JSON.stringify(events);
     const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
     const signature = sign('sha256', Buffer.from(timestamp + body), { key: options.key ?? sendGridKeys.privateKey, dsaEncoding: 'der' }).toString('base64');
-    return request(harness.api.app)
+    return documentedRequest(harness.api.app)
       .post('/webhooks/sendgrid')
       .set('Content-Type', 'application/json')
       .set('X-Twilio-Email-Event-Webhook-Signature', signature)
@@ -109,7 +110,7 @@ describe('POST /webhooks/sendgrid', () => {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const signature = sign('sha256', Buffer.from(`${timestamp}[]`), { key: sendGridKeys.privateKey, dsaEncoding: 'der' }).toString('base64');
 
-    const response = await request(harness.api.app)
+    const response = await documentedRequest(harness.api.app)
       .post('/webhooks/sendgrid')
       .set('Content-Type', 'application/json')
       .set('X-Twilio-Email-Event-Webhook-Signature', signature)
@@ -121,7 +122,7 @@ describe('POST /webhooks/sendgrid', () => {
   });
 
   it('refuses a request without signature headers', async () => {
-    await request(harness.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').send('[]').expect(401);
+    await documentedRequest(harness.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').send('[]').expect(401);
   });
 });
 
@@ -139,7 +140,7 @@ describe('/webhooks/vonage', () => {
   it('applies a signed delivery receipt sent as a GET query', async () => {
     const id = await sentNotification('vonage', 'vonage-m-1', 'sms');
 
-    const response = await request(harness.api.app).get('/webhooks/vonage').query(vonageSigned({ messageId: 'vonage-m-1', status: 'delivered', 'err-code': '0', msisdn: '33612345678', 'message-timestamp': '2026-11-23 10:15:00' }));
+    const response = await documentedRequest(harness.api.app).get('/webhooks/vonage').query(vonageSigned({ messageId: 'vonage-m-1', status: 'delivered', 'err-code': '0', msisdn: '33612345678', 'message-timestamp': '2026-11-23 10:15:00' }));
 
     expect(response.status).toBe(200);
     expect(await row(id)).toMatchObject({ deliveryStatus: 'delivered', deliveryStatusAt: new Date('2026-11-23T10:15:00Z') });
@@ -148,7 +149,7 @@ describe('/webhooks/vonage', () => {
   it('applies a signed failed receipt posted as JSON, keeping the error code', async () => {
     const id = await sentNotification('vonage', 'vonage-m-2', 'sms');
 
-    await request(harness.api.app)
+    await documentedRequest(harness.api.app)
       .post('/webhooks/vonage')
       .send(vonageSigned({ messageId: 'vonage-m-2', status: 'failed', 'err-code': '6' }))
       .expect(200);
@@ -159,7 +160,7 @@ describe('/webhooks/vonage', () => {
   it('ignores intermediate statuses', async () => {
     const id = await sentNotification('vonage', 'vonage-m-3', 'sms');
 
-    await request(harness.api.app).get('/webhooks/vonage').query(vonageSigned({ messageId: 'vonage-m-3', status: 'buffered' })).expect(200);
+    await documentedRequest(harness.api.app).get('/webhooks/vonage').query(vonageSigned({ messageId: 'vonage-m-3', status: 'buffered' })).expect(200);
 
     expect(await row(id)).toMatchObject({ deliveryStatus: null });
   });
@@ -173,7 +174,7 @@ describe('/webhooks/vonage', () => {
     const messageId = `vonage-bad-${Math.random()}`;
     const id = await sentNotification('vonage', messageId, 'sms');
 
-    const response = await request(harness.api.app).get('/webhooks/vonage').query(make({ messageId, status: 'failed' }));
+    const response = await documentedRequest(harness.api.app).get('/webhooks/vonage').query(make({ messageId, status: 'failed' }));
 
     expect(response.status).toBe(401);
     expect(await row(id)).toMatchObject({ deliveryStatus: null });
@@ -188,7 +189,7 @@ describe('POST /webhooks/twilio', () => {
   }
 
   function callback(params: Record<string, string>, signature = twilioSignature(`${PUBLIC_BASE_URL}/webhooks/twilio`, params)) {
-    return request(harness.api.app).post('/webhooks/twilio').type('form').set('X-Twilio-Signature', signature).send(params);
+    return documentedRequest(harness.api.app).post('/webhooks/twilio').type('form').set('X-Twilio-Signature', signature).send(params);
   }
 
   it('applies a signed status callback for a delivered message', async () => {

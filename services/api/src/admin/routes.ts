@@ -6,7 +6,7 @@ import { loginPage } from './login-page';
 import { AdminSessions, SESSION_COOKIE } from './session';
 
 export const BOARD_PATH = '/admin/queues';
-const LOGIN_PATH = '/admin/login';
+export const LOGIN_PATH = '/admin/login';
 
 /**
  * The operators' pages: Bull Board over every queue at /admin/queues, behind a login with an

@@ -8,6 +8,9 @@ import { decodeCursor, encodeCursor } from './cursor';
 import { NotifyTicketBody, SendNotificationBody } from './dto';
 import { notificationJson, ticketNotificationJson } from './json';
 
+/** Bounds and default of a listing's `limit`. */
+export const PAGE_LIMIT = { min: 1, max: 100, default: 10 } as const;
+
 /** How far ahead a send may be scheduled. */
 const MAX_SCHEDULE_MS = 366 * 86_400_000;
 
@@ -89,7 +92,7 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
 
 /** `limit`, `cursor` and `status` of a listing. */
 function pageQuery(req: Request): { limit: number; before: ReturnType<typeof decodeCursor> | undefined; status: NotificationStatus | undefined } {
-  const limit = parseIntegerQuery(req.query.limit, 'limit', { min: 1, max: 100, default: 10 });
+  const limit = parseIntegerQuery(req.query.limit, 'limit', PAGE_LIMIT);
   const cursor = parseStringQuery(req.query.cursor, 'cursor');
   const status = parseStringQuery(req.query.status, 'status');
   if (status !== undefined && !NOTIFICATION_STATUSES.includes(status as NotificationStatus)) {

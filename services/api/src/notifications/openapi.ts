@@ -1,0 +1,151 @@
+import { CHANNELS, DELIVERY_STATUSES, NOTIFICATION_STATUSES } from '@notofine/db';
+import type { ParameterObject } from 'openapi3-ts/oas31';
+import { apiKey, DATE_TIME, enumeration, ID, json, LOCATION, nullable, problem, record, ref, RETRY_AFTER, type ApiDomain } from '../docs/operation';
+import { NotifyTicketBody, SendNotificationBody } from './dto';
+import { PAGE_LIMIT } from './routes';
+
+const CHANNEL = enumeration(CHANNELS);
+
+const PAGE_QUERY: Record<string, Omit<ParameterObject, 'name' | 'in'>> = {
+  limit: { description: 'Notifications per page.', schema: { type: 'integer', minimum: PAGE_LIMIT.min, maximum: PAGE_LIMIT.max, default: PAGE_LIMIT.default } },
+  status: { description: 'Only the notifications of this status.', schema: enumeration(NOTIFICATION_STATUSES) },
+  cursor: { description: 'The `next_cursor` of the previous page.', schema: { type: 'string' } },
+};
+
+const NOT_FOUND = problem('No such notification (or another user\'s, for a user token).');
+
+/** The notifications routes (routes.ts) as the OpenAPI document shows them. */
+export const notificationApi: ApiDomain = {
+  tag: { name: 'Notifications', description: 'One message to one user on one channel, and what became of it: `pending`, then `sent`, `failed` or `cancelled`.' },
+  schemas: {
+    Notification: record({
+      id: ID,
+      user_id: ID,
+      ticket_id: nullable(ID),
+      reminder_id: nullable(ID),
+      channel: CHANNEL,
+      message: { type: 'string' },
+      subject: nullable({ type: 'string', description: 'Email subject, push title.' }),
+      status: enumeration(NOTIFICATION_STATUSES),
+      error_message: nullable({ type: 'string', description: 'Why the last attempt failed, or why it was cancelled.' }),
+      attempts: { type: 'integer', minimum: 0, description: 'Provider calls made so far.' },
+      provider: nullable({ type: 'string', description: 'The provider that accepted it, e.g. `outbox`.' }),
+      provider_message_id: nullable({ type: 'string' }),
+      sent_at: nullable(DATE_TIME),
+      delivery_status: nullable(enumeration(DELIVERY_STATUSES, 'What the provider\'s delivery receipts said of a sent notification.')),
+      delivery_status_at: nullable(DATE_TIME),
+      delivery_error: nullable({ type: 'string' }),
+      scheduled_at: nullable({ ...DATE_TIME, description: 'When it is planned to go out, when not at once: `send_at`, the end of the user\'s quiet hours, a digest\'s window.' }),
+      urgent: { type: 'boolean' },
+      critical: { type: 'boolean' },
+      digest_key: nullable({ type: 'string' }),
+      template: nullable({ type: 'string', description: 'The template kind the message was rendered from, when the send named one.' }),
+      fallback_channels: { type: 'array', items: CHANNEL, description: 'The channels still to try if this one ends failed.' },
+      fallback_from_id: nullable({ ...ID, description: 'The failed notification this one stands in for.' }),
+      fallback_to_id: nullable({ ...ID, description: 'The notification that stood in for this one once it failed.' }),
+      created_at: DATE_TIME,
+      updated_at: DATE_TIME,
+    }),
+    NotificationPage: record({
+      notifications: { type: 'array', items: ref('Notification'), description: 'Newest first.' },
+      next_cursor: nullable({ type: 'string', description: 'Pass it as `cursor` for the next page; null on the last.' }),
+    }),
+    TicketNotification: record({
+      ticket_id: ID,
+      user_id: ID,
+      channels: record(
+        Object.fromEntries(
+          CHANNELS.map((channel) => [
+            channel,
+            {
+              oneOf: [
+                record({ status: { type: 'string', enum: ['pending'] }, notification_id: ID }),
+                record({ status: { type: 'string', enum: ['skipped'] }, reason: { type: 'string' } }),
+              ],
+            },
+          ]),
+        ),
+        'What became of each channel: a pending notification, or why it was skipped.',
+      ),
+      notifications: { type: 'array', items: ref('Notification') },
+    }),
+  },
+  operations: [
+    {
+      method: 'post',
+      path: '/notifications/send',
+      summary: 'Send a notification',
+      description:
+        'Give a `message`, or a `template` and its `data`. The notification is written `pending` and queued; the workers send it, retry it, and record `sent` or `failed`. SMS and push wait for the end of the user\'s quiet hours unless `urgent`; `send_at` holds it until then.',
+      access: apiKey('send'),
+      body: { dto: SendNotificationBody },
+      responses: {
+        202: json('Accepted: the pending notification.', ref('Notification'), LOCATION),
+        404: problem('No such user or ticket.'),
+        422: problem('The user cannot be reached on the channel (`channel-unreachable`), turned it off (`channel-disabled`) or unsubscribed (`channel-opted-out`), or the ticket is another user\'s.'),
+        429: problem('An SMS past the user\'s SMS_DAILY_CAP (`sms-daily-cap-reached`).', RETRY_AFTER),
+      },
+    },
+    {
+      method: 'post',
+      path: '/tickets/:ticketId/notify',
+      summary: 'Notify a ticket\'s owner',
+      description: 'One notification per channel the owner can be reached on and accepts.',
+      access: apiKey('send'),
+      body: { dto: NotifyTicketBody },
+      responses: {
+        202: json('Accepted: what became of each channel, and the pending notifications.', ref('TicketNotification')),
+        404: problem('No such ticket.'),
+        422: problem('No channel can reach the user (`no-reachable-channel`).'),
+      },
+    },
+    {
+      method: 'get',
+      path: '/notifications/:notificationId',
+      summary: 'Read a notification',
+      access: apiKey('send', 'owned'),
+      responses: { 200: json('The notification.', ref('Notification')), 404: NOT_FOUND },
+    },
+    {
+      method: 'get',
+      path: '/users/:userId/notifications',
+      summary: 'List a user\'s notifications',
+      access: apiKey('send', 'self'),
+      query: PAGE_QUERY,
+      responses: { 200: json('A page of notifications, newest first.', ref('NotificationPage')), 404: problem('No such user (or another user\'s, for a user token).') },
+    },
+    {
+      method: 'get',
+      path: '/notifications',
+      summary: 'List every user\'s notifications',
+      description: 'For operators, e.g. the failed ones: `?status=failed`.',
+      access: apiKey('admin'),
+      query: PAGE_QUERY,
+      responses: { 200: json('A page of notifications, newest first.', ref('NotificationPage')) },
+    },
+    {
+      method: 'post',
+      path: '/notifications/:notificationId/cancel',
+      summary: 'Cancel a pending notification',
+      description: 'It is then never sent; its job is removed.',
+      access: apiKey('send'),
+      responses: {
+        200: json('The notification, `cancelled`.', ref('Notification')),
+        404: NOT_FOUND,
+        409: problem('It is not pending (sent, failed, cancelled), or an attempt is sending it right now.'),
+      },
+    },
+    {
+      method: 'post',
+      path: '/notifications/:notificationId/retry',
+      summary: 'Retry a failed notification',
+      description: 'Back to `pending` with a fresh set of attempts, and queued.',
+      access: apiKey('admin'),
+      responses: {
+        202: json('Accepted: the notification, `pending` again.', ref('Notification'), LOCATION),
+        404: NOT_FOUND,
+        409: problem('It is not failed.'),
+      },
+    },
+  ],
+};
