@@ -1,4 +1,4 @@
-export { NotificationService } from './notification-service';
+export { BatchRefusedError, NotificationService, type RefusedInput } from './notification-service';
 export type {
   ChannelResult,
   NotificationServiceDeps,

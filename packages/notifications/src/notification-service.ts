@@ -10,6 +10,7 @@ import {
   retireFinishedReminders,
   insertPendingNotifications,
   loadRecipient,
+  loadRecipients,
   resetFailedNotification,
   type Channel,
   type ChannelVariants,
@@ -21,7 +22,7 @@ import {
 import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
 import type { DeliveryQueues } from '@notofine/queue';
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import { quietUntil } from './quiet-hours';
 import { HOW_TO_REACH, unreachableReason } from './reachability';
 import { renderUnpaidSummary } from './reminder-summary';
@@ -114,47 +115,65 @@ export class NotificationService {
    * @throws {@link AppError} 429 when an SMS would pass the user's daily cap
    */
   async sendNotification(input: SendNotificationInput): Promise<Notification> {
-    if (!input.template) assertMessage(input.message ?? '', input.subject);
+    const outcome = await this.create([input]);
+    if ('refused' in outcome) throw outcome.refused[0]!.error;
+    return outcome.notifications[0]!;
+  }
+
+  /**
+   * Sends many notifications, all or none: each is checked as {@link sendNotification} checks
+   * one, and when any is refused nothing is written or queued. The rows are written by one
+   * statement and the jobs queued by one `addBulk`.
+   *
+   * @returns the notifications, in the order of `inputs`
+   * @throws {@link BatchRefusedError} naming each refused input and why
+   */
+  async sendNotifications(inputs: readonly SendNotificationInput[]): Promise<Notification[]> {
+    const outcome = await this.create(inputs);
+    if ('refused' in outcome) throw new BatchRefusedError(outcome.refused, inputs.length);
+    return outcome.notifications;
+  }
+
+  /** Checks, writes and queues the notifications of one or many sends, or says which are refused. */
+  private async create(inputs: readonly SendNotificationInput[]): Promise<{ notifications: Notification[] } | { refused: RefusedInput[] }> {
     const { manager } = this.deps.dataSource;
-    const recipient = await loadRecipient(manager, input.userId);
-    if (!recipient) throw new NotFoundError('User', input.userId);
-    const { message, subject, html } = input.template ? renderedFor(input.template, input.channel, recipient, input.subject) : { message: input.message!, subject: input.subject, html: null };
-    if (input.template) assertMessage(message, subject);
-    if (input.ticketId != null) await this.assertTicketOf(manager, input.ticketId, recipient.userId);
+    const recipients = await loadRecipients(manager, inputs.map((input) => input.userId));
+    const ticketIds = [...new Set(inputs.flatMap((input) => (input.ticketId == null ? [] : [input.ticketId])))];
+    const ticketOwners = new Map(
+      ticketIds.length === 0 ? [] : (await manager.find(Ticket, { where: { id: In(ticketIds) }, select: { id: true, userId: true } })).map((t) => [t.id, t.userId]),
+    );
 
-    const refusal = channelRefusal(recipient, input.channel, input.critical ?? false);
-    if (refusal) {
-      throw new UnprocessableError(refusal.type, refusal.title, refusal.detail, [{ field: 'channel', message: refusal.detail }]);
-    }
-
-    let wanted: NewNotification = {
-      userId: recipient.userId,
-      channel: input.channel,
-      message,
-      subject: subjectOrNull(subject),
-      ticketId: input.ticketId ?? null,
-      reminderId: null,
-      urgent: input.urgent ?? false,
-      critical: input.critical ?? false,
-      fallbackChannels: reachableFallbacks(recipient, input.fallback, input.critical ?? false),
-      digestKey: input.digestKey ?? null,
-      template: input.template?.kind ?? null,
-      html,
-    };
-    if (input.template && wanted.fallbackChannels) wanted = { ...wanted, variants: variantsFor(input.template, wanted.fallbackChannels, recipient, input.subject) };
-    const insert = async (transaction: EntityManager): Promise<Notification> => {
-      if (this.capsSms(wanted.channel)) {
-        const until = (await this.overSmsCap(transaction, [recipient.userId], true)).get(recipient.userId);
-        if (until) throw smsCapReached(recipient.userId, this.deps.smsDailyCap!, until);
+    const refused: RefusedInput[] = [];
+    const accepted: Accepted[] = [];
+    inputs.forEach((input, index) => {
+      try {
+        accepted.push(acceptedSend(input, recipients.get(input.userId), ticketOwners));
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        refused.push({ index, error });
       }
-      if (wanted.digestKey) await lockDigest(transaction, recipient.userId);
-      const scheduledAt = await this.scheduledAt(transaction, recipient, wanted, input.sendAt ?? null, new Date());
-      return (await insertPendingNotifications(transaction, [{ ...wanted, scheduledAt }]))[0]!;
+    });
+    if (refused.length > 0) return { refused };
+
+    const insert = async (transaction: EntityManager): Promise<Notification[] | RefusedInput[]> => {
+      const overCap = await this.smsCapRefusals(transaction, accepted);
+      if (overCap.length > 0) return overCap;
+      // In user order, as every transaction takes them: two batches never wait on each other.
+      for (const userId of [...new Set(accepted.filter((item) => item.wanted.digestKey).map((item) => item.recipient.userId))].sort((a, b) => a - b)) {
+        await lockDigest(transaction, userId);
+      }
+      const now = new Date();
+      const digests = new Map<string, Date | null>();
+      const rows: NewNotification[] = [];
+      for (const item of accepted) rows.push({ ...item.wanted, scheduledAt: await this.scheduledAt(transaction, item, now, digests) });
+      return insertPendingNotifications(transaction, rows);
     };
-    // Checks that count or join other rows run in a transaction, under a per-user lock.
-    const notification = this.capsSms(wanted.channel) || wanted.digestKey ? await this.deps.dataSource.transaction(insert) : await insert(manager);
-    await this.enqueue([notification]);
-    return notification;
+    // Checks that count or join other rows run in a transaction, under per-user locks.
+    const locks = accepted.some((item) => this.capsSms(item.wanted.channel) || item.wanted.digestKey);
+    const written = locks ? await this.deps.dataSource.transaction(insert) : await insert(manager);
+    if (isRefusal(written)) return { refused: written };
+    await this.enqueue(written);
+    return { notifications: written };
   }
 
   /**
@@ -268,16 +287,25 @@ export class NotificationService {
   }
 
   /**
-   * When a new notification goes out: at `sendAt` or now; with the pending members of its digest,
-   * or at the end of a new digest's window; and never in the user's quiet hours unless urgent.
-   * Null means at once.
+   * When a new notification goes out: at `sendAt` or now; with the pending members of its digest
+   * (`digests` holds those decided in this batch), or at the end of a new digest's window; and
+   * never in the user's quiet hours unless urgent. Null means at once.
    */
-  private async scheduledAt(manager: EntityManager, recipient: Recipient, wanted: NewNotification, sendAt: Date | null, now: Date): Promise<Date | null> {
+  private async scheduledAt(manager: EntityManager, { recipient, wanted, sendAt }: Accepted, now: Date, digests: Map<string, Date | null>): Promise<Date | null> {
     let at = sendAt && sendAt > now ? sendAt : now;
     if (wanted.digestKey) {
+      const digest = `${recipient.userId}\n${wanted.channel}\n${wanted.digestKey}`;
+      const decided = digests.get(digest);
+      if (decided !== undefined) return decided;
       const joined = await pendingDigestTime(manager, recipient.userId, wanted.channel, wanted.digestKey);
-      if (joined !== undefined) return joined;
+      if (joined !== undefined) {
+        digests.set(digest, joined);
+        return joined;
+      }
       at = new Date(Math.max(at.getTime(), now.getTime() + (this.deps.digestWindowMs ?? 0)));
+      if (!wanted.urgent) at = quietUntil(wanted.channel, recipient.quietHours, recipient.timezone, at) ?? at;
+      digests.set(digest, at > now ? at : null);
+      return at > now ? at : null;
     }
     if (!wanted.urgent) at = quietUntil(wanted.channel, recipient.quietHours, recipient.timezone, at) ?? at;
     return at > now ? at : null;
@@ -285,6 +313,26 @@ export class NotificationService {
 
   private capsSms(channel: Channel): boolean {
     return channel === 'sms' && (this.deps.smsDailyCap ?? 0) > 0;
+  }
+
+  /**
+   * The accepted SMS that would pass their user's daily cap, counting those sent in the last 24
+   * hours and those before them in the batch; under per-user locks until the transaction ends.
+   */
+  private async smsCapRefusals(manager: EntityManager, accepted: readonly Accepted[]): Promise<RefusedInput[]> {
+    const sms = accepted.flatMap((item, index) => (this.capsSms(item.wanted.channel) ? [{ userId: item.recipient.userId, index }] : []));
+    if (sms.length === 0) return [];
+    const cap = this.deps.smsDailyCap!;
+    const recent = await countRecentSms(manager, [...new Set(sms.map((item) => item.userId))], new Date(Date.now() - DAY_MS), { lock: true });
+    const added = new Map<number, number>();
+    const refused: RefusedInput[] = [];
+    for (const { userId, index } of sms) {
+      const sent = recent.get(userId);
+      const count = (sent?.count ?? 0) + (added.get(userId) ?? 0);
+      if (count >= cap) refused.push({ index, error: smsCapReached(userId, cap, new Date((sent?.oldest ?? new Date()).getTime() + DAY_MS)) });
+      else added.set(userId, (added.get(userId) ?? 0) + 1);
+    }
+    return refused;
   }
 
   /** The users among `userIds` who reached the SMS cap, each with when they may be sent one again. */
@@ -314,16 +362,6 @@ export class NotificationService {
     return cancelled;
   }
 
-  private async assertTicketOf(manager: EntityManager, ticketId: number, userId: number): Promise<void> {
-    const ticket = await manager.findOne(Ticket, { where: { id: ticketId }, select: { id: true, userId: true } });
-    if (!ticket) throw new NotFoundError('Ticket', ticketId);
-    if (ticket.userId !== userId) {
-      throw new UnprocessableError('ticket-of-another-user', 'The ticket belongs to another user', `Ticket ${ticketId} does not belong to user ${userId}.`, [
-        { field: 'ticket_id', message: `ticket ${ticketId} does not belong to user ${userId}` },
-      ]);
-    }
-  }
-
   /**
    * Queues the deliveries of freshly committed notifications. The rows are already the truth: when
    * Redis cannot take the jobs, the notifications stay accepted and pending, and the workers'
@@ -343,6 +381,91 @@ export class NotificationService {
 }
 
 const DAY_MS = 86_400_000;
+
+/** A send that passed its checks, to be written. */
+interface Accepted {
+  readonly recipient: Recipient;
+  /** The row, but for when it goes out. */
+  readonly wanted: NewNotification;
+  readonly sendAt: Date | null;
+}
+
+/** One send of a batch that cannot be carried out, and why (the error a single send would get). */
+export interface RefusedInput {
+  /** Its position in the batch, from 0. */
+  readonly index: number;
+  readonly error: AppError;
+}
+
+const isRefusal = (written: Notification[] | RefusedInput[]): written is RefusedInput[] => written.length > 0 && 'error' in written[0]!;
+
+/**
+ * A batch of sends with some that cannot be carried out: none was. Its field errors name each
+ * refused send (`notifications[3].channel`) with what its own request would have been told.
+ */
+export class BatchRefusedError extends UnprocessableError {
+  constructor(
+    readonly refused: readonly RefusedInput[],
+    total: number,
+  ) {
+    const errors = refused.flatMap(({ index, error }) =>
+      error.errors?.length ? error.errors.map((e) => ({ field: `notifications[${index}].${e.field}`, message: e.message })) : [{ field: `notifications[${index}]`, message: error.detail }],
+    );
+    super(
+      'batch-refused',
+      'Some notifications of the batch cannot be sent',
+      `${refused.length} of the ${total} notifications cannot be sent, so none was: ${refused
+        .slice(0, 3)
+        .map(({ index, error }) => `notifications[${index}]: ${error.detail}`)
+        .join('; ')}${refused.length > 3 ? '; ...' : ''}. Fix or remove them and send the batch again.`,
+      errors,
+    );
+  }
+}
+
+/**
+ * Checks one send against its recipient and its ticket's owner, and renders its template.
+ *
+ * @throws {@link AppError} as {@link NotificationService.sendNotification} documents
+ */
+function acceptedSend(input: SendNotificationInput, recipient: Recipient | undefined, ticketOwners: ReadonlyMap<number, number>): Accepted {
+  if (!input.template) assertMessage(input.message ?? '', input.subject);
+  if (!recipient) throw new NotFoundError('User', input.userId);
+  const { message, subject, html } = input.template ? renderedFor(input.template, input.channel, recipient, input.subject) : { message: input.message!, subject: input.subject, html: null };
+  if (input.template) assertMessage(message, subject);
+  if (input.ticketId != null) assertTicketOf(ticketOwners, input.ticketId, recipient.userId);
+
+  const critical = input.critical ?? false;
+  const refusal = channelRefusal(recipient, input.channel, critical);
+  if (refusal) throw new UnprocessableError(refusal.type, refusal.title, refusal.detail, [{ field: 'channel', message: refusal.detail }]);
+
+  let wanted: NewNotification = {
+    userId: recipient.userId,
+    channel: input.channel,
+    message,
+    subject: subjectOrNull(subject),
+    ticketId: input.ticketId ?? null,
+    reminderId: null,
+    urgent: input.urgent ?? false,
+    critical,
+    fallbackChannels: reachableFallbacks(recipient, input.fallback, critical),
+    digestKey: input.digestKey ?? null,
+    template: input.template?.kind ?? null,
+    html,
+  };
+  if (input.template && wanted.fallbackChannels) wanted = { ...wanted, variants: variantsFor(input.template, wanted.fallbackChannels, recipient, input.subject) };
+  return { recipient, wanted, sendAt: input.sendAt ?? null };
+}
+
+function assertTicketOf(ticketOwners: ReadonlyMap<number, number>, ticketId: number, userId: number): void {
+  const owner = ticketOwners.get(ticketId);
+  if (owner === undefined) throw new NotFoundError('Ticket', ticketId);
+  if (owner !== userId) {
+    throw new UnprocessableError('ticket-of-another-user', 'The ticket belongs to another user', `Ticket ${ticketId} does not belong to user ${userId}.`, [
+      { field: 'ticket_id', message: `ticket ${ticketId} does not belong to user ${userId}` },
+    ]);
+  }
+}
 
 function smsCapReached(userId: number, cap: number, until: Date): AppError {
   const seconds = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));

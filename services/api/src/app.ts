@@ -14,7 +14,7 @@ import { idempotency } from './http/idempotency';
 import { rateLimit } from './http/rate-limit';
 import { errorHandler, routeNotFound } from './http/problem';
 import { requestContext, requireJsonBody } from './http/request-context';
-import { notificationRoutes } from './notifications/routes';
+import { BATCH_PATH, notificationRoutes } from './notifications/routes';
 import { reminderRoutes } from './reminders/routes';
 import { ticketRoutes } from './tickets/routes';
 import { unsubscribeRoutes } from './unsubscribe/routes';
@@ -78,7 +78,11 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   app.use(authenticate(deps.dataSource.manager, deps.logger, userTokens));
   app.use(rateLimit(deps.redis, deps.config.redis.queuePrefix, { perKey: security.keyRateLimit, perUser: security.userRateLimit }, deps.logger));
   app.use(requireJsonBody);
-  app.use(express.json({ limit: deps.config.http.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  const json = { strict: true, type: ['application/json', 'application/*+json'] };
+  const bodyJson = express.json({ ...json, limit: deps.config.http.bodyLimitBytes });
+  // A batch of up to a thousand notifications gets a larger body than any other request.
+  const batchJson = express.json({ ...json, limit: deps.config.http.batchBodyLimitBytes });
+  app.use((req, res, next) => (req.path === BATCH_PATH ? batchJson : bodyJson)(req, res, next));
   app.use(idempotency(deps.dataSource.manager, deps.logger, deps.config.idempotencyTtlMs));
   app.use(userTokenRoutes(deps, userTokens));
   app.use(userRoutes(deps));

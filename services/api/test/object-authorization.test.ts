@@ -92,6 +92,7 @@ const ROUTES: Record<string, RouteCase> = {
   'PATCH /reminders/:reminderId': { send: false, user: true, url: (of) => `/reminders/${of.reminder}`, body: () => ({ frequency_days: 1 }) },
   'DELETE /reminders/:reminderId': { send: false, user: true, url: (of) => `/reminders/${of.reminder}` },
   'POST /notifications/send': { send: true, user: false, url: () => '/notifications/send', body: (of) => ({ user_id: of.user, channel: 'email', message: 'Rappel' }) },
+  'POST /notifications/batch': { send: true, user: false, url: () => '/notifications/batch', body: (of) => ({ notifications: [{ user_id: of.user, channel: 'email', message: 'Rappel' }] }) },
   'GET /notifications': { send: false, user: false, url: () => '/notifications?status=failed' },
   'GET /notifications/:notificationId': { send: true, user: true, url: (of) => `/notifications/${of.notification}` },
   'GET /users/:userId/notifications': { send: true, user: true, url: (of) => `/users/${of.user}/notifications` },

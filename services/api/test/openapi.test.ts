@@ -233,6 +233,11 @@ const EXAMPLES: Record<string, Example> = {
     json: (ids) => ({ user_id: ids.user, channel: 'email', message: 'Votre contravention est due', subject: 'Rappel', ticket_id: ids.ticket, fallback: ['sms'], send_at: '2026-01-01T09:00+01:00' }),
     status: 202,
   },
+  'POST /notifications/batch': {
+    url: () => '/notifications/batch',
+    json: (ids) => ({ notifications: [{ user_id: ids.user, channel: 'email', message: 'Votre contravention est due', ticket_id: ids.ticket }, { user_id: ids.user, channel: 'push', template: 'ticket_due', data: { reference: 'AB-123', amount_cents: 13500, due_date: '2026-12-15' } }] }),
+    status: 202,
+  },
   'POST /tickets/:ticketId/notify': { url: (ids) => `/tickets/${ids.ticket}/notify`, json: () => ({ message: 'Votre contravention est due' }), status: 202 },
   'GET /notifications/:notificationId': { url: (ids) => `/notifications/${ids.failed}`, status: 200 },
   'GET /users/:userId/notifications': { url: (ids) => `/users/${ids.user}/notifications?limit=1`, status: 200 },

@@ -34,17 +34,26 @@ interface RecipientRow {
 
 /** Loads a user's contact points and preferences in one query; null when the user does not exist. */
 export async function loadRecipient(manager: EntityManager, userId: number): Promise<Recipient | null> {
-  const [row]: RecipientRow[] = await manager.query(
+  return (await loadRecipients(manager, [userId])).get(userId) ?? null;
+}
+
+/** Loads the recipients among `userIds` in one query, by user id; an unknown id is absent from the map. */
+export async function loadRecipients(manager: EntityManager, userIds: readonly number[]): Promise<Map<number, Recipient>> {
+  if (userIds.length === 0) return new Map();
+  const rows: RecipientRow[] = await manager.query(
     `SELECT u.id, u.email, u.phone, u.locale, u.timezone, u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
             u.email_opted_out_at IS NOT NULL AS email_opted_out, u.sms_opted_out_at IS NOT NULL AS sms_opted_out,
             EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id AND d.disabled_at IS NULL) AS has_active_device,
             coalesce((SELECT json_object_agg(p.channel, p.enabled) FROM user_channel_preferences p WHERE p.user_id = u.id), '{}') AS preferences
-     FROM users u WHERE u.id = $1`,
-    [userId],
+     FROM users u WHERE u.id = ANY($1::bigint[])`,
+    [[...new Set(userIds)]],
   );
-  if (!row) return null;
+  return new Map(rows.map((row) => [Number(row.id), recipientOf(row)]));
+}
+
+function recipientOf(row: RecipientRow): Recipient {
   return {
-    userId: row.id,
+    userId: Number(row.id),
     email: row.email,
     phone: row.phone,
     locale: row.locale,

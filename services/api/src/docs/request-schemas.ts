@@ -17,6 +17,12 @@ const converters: ISchemaConverters = {
   // Counts code points, as JSON Schema's maxLength does.
   maxCharacters: (meta) => ({ type: 'string', maxLength: meta.constraints[0] as number }),
   isCalendarDate: { type: 'string', format: 'date' },
+  // Rules between a send's fields, which a schema of one field cannot state: the field's
+  // description (its rules' messages) says them.
+  templateOrMessage: {},
+  dataOfTemplate: {},
+  notOwnChannel: {},
+  withinAYear: {},
   // Offsets and seconds are checked by the rule's pattern; the stock schema's formats demand seconds.
   [IS_ISO8601]: { type: 'string' },
   // The stock schemas add `type: number`, which would override `integer`.

@@ -1,8 +1,8 @@
 import { CHANNELS, DELIVERY_STATUSES, NOTIFICATION_STATUSES } from '@notofine/db';
 import type { ParameterObject } from 'openapi3-ts/oas31';
 import { apiKey, DATE_TIME, enumeration, ID, json, LOCATION, nullable, problem, record, ref, RETRY_AFTER, type ApiDomain } from '../docs/operation';
-import { NotifyTicketBody, SendNotificationBody } from './dto';
-import { PAGE_LIMIT } from './routes';
+import { MAX_BATCH, NotifyTicketBody, SendBatchBody, SendNotificationBody } from './dto';
+import { BATCH_PATH, PAGE_LIMIT } from './routes';
 
 const CHANNEL = enumeration(CHANNELS);
 
@@ -46,6 +46,9 @@ export const notificationApi: ApiDomain = {
       created_at: DATE_TIME,
       updated_at: DATE_TIME,
     }),
+    NotificationBatch: record({
+      notifications: { type: 'array', items: ref('Notification'), description: 'The pending notifications, in the order of the request\'s.' },
+    }),
     NotificationPage: record({
       notifications: { type: 'array', items: ref('Notification'), description: 'Newest first.' },
       next_cursor: nullable({ type: 'string', description: 'Pass it as `cursor` for the next page; null on the last.' }),
@@ -84,6 +87,18 @@ export const notificationApi: ApiDomain = {
         404: problem('No such user or ticket.'),
         422: problem('The user cannot be reached on the channel (`channel-unreachable`), turned it off (`channel-disabled`) or unsubscribed (`channel-opted-out`), or the ticket is another user\'s.'),
         429: problem('An SMS past the user\'s SMS_DAILY_CAP (`sms-daily-cap-reached`).', RETRY_AFTER),
+      },
+    },
+    {
+      method: 'post',
+      path: BATCH_PATH,
+      summary: 'Send many notifications at once',
+      description: `Up to ${MAX_BATCH} notifications, each as \`POST /notifications/send\` takes it, written by one statement and queued at once. All or none: when any of them is invalid or cannot be sent, none is, and the answer names each one (\`notifications[3].channel\`) with what its own send would have been told. The body may be up to HTTP_BATCH_BODY_LIMIT (4 MiB).`,
+      access: apiKey('send'),
+      body: { dto: SendBatchBody },
+      responses: {
+        202: json('Accepted: the pending notifications.', ref('NotificationBatch')),
+        422: problem('Some of them cannot be sent (`batch-refused`): an unknown user or ticket, a channel that cannot take it, an SMS past the daily cap. Its `errors` name each one; nothing was written.'),
       },
     },
     {

@@ -1,18 +1,19 @@
 import { NOTIFICATION_STATUSES, Notification, User, listNotifications, type NotificationStatus } from '@notofine/db';
 import { NotFoundError, ValidationError } from '@notofine/errors';
+import type { SendNotificationInput } from '@notofine/notifications';
 import { Router, type Request } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
-import { parseBody, parseId, parseIntegerQuery, parseStringQuery } from '../http/validation';
+import { parseBody, parseId, parseIntegerQuery, parseStringQuery, validationErrorOf } from '../http/validation';
 import { decodeCursor, encodeCursor } from './cursor';
-import { NotifyTicketBody, SendNotificationBody } from './dto';
+import { NotifyTicketBody, SendBatchBody, SendNotificationBody } from './dto';
 import { notificationJson, ticketNotificationJson } from './json';
 
 /** Bounds and default of a listing's `limit`. */
 export const PAGE_LIMIT = { min: 1, max: 100, default: 10 } as const;
 
-/** How far ahead a send may be scheduled. */
-const MAX_SCHEDULE_MS = 366 * 86_400_000;
+/** Where many notifications are sent at once. */
+export const BATCH_PATH = '/notifications/batch';
 
 export function notificationRoutes({ dataSource, notifications }: ApiDeps): Router {
   const router = Router();
@@ -26,25 +27,15 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
 
   router.post('/notifications/send', send, async (req, res) => {
     const body = await parseBody(SendNotificationBody, req.body);
-    if (body.message !== undefined && body.template !== undefined) throw ValidationError.forField('template', 'must not come with a message: send one or the other');
-    if (body.data !== undefined && body.template === undefined) throw ValidationError.forField('data', 'goes with a template: name one');
-    if (body.fallback?.includes(body.channel)) throw ValidationError.forField('fallback', `must not name the notification's own channel (${body.channel})`);
-    const sendAt = body.send_at === undefined ? undefined : new Date(body.send_at);
-    if (sendAt && sendAt.getTime() > Date.now() + MAX_SCHEDULE_MS) throw ValidationError.forField('send_at', 'must be at most a year from now');
-    const notification = await notifications.sendNotification({
-      userId: body.user_id,
-      message: body.message,
-      template: body.template && { kind: body.template, data: body.data ?? {} },
-      channel: body.channel,
-      subject: body.subject,
-      ticketId: body.ticket_id,
-      sendAt,
-      urgent: body.urgent,
-      critical: body.critical,
-      fallback: body.fallback,
-      digestKey: body.digest_key,
-    });
+    const notification = await notifications.sendNotification(sendInput(body));
     res.status(202).location(`/notifications/${notification.id}`).json(notificationJson(notification));
+  });
+
+  // Up to a thousand sends in one request, each as /notifications/send takes it: all or none.
+  router.post(BATCH_PATH, send, async (req, res) => {
+    const batch = await parseBody(SendBatchBody, itemsAsObjects(req.body));
+    const sent = await notifications.sendNotifications(batch.notifications.map(sendInput));
+    res.status(202).json({ notifications: sent.map(notificationJson) });
   });
 
   router.post('/tickets/:ticketId/notify', send, async (req, res) => {
@@ -88,6 +79,37 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
   });
 
   return router;
+}
+
+function sendInput(body: SendNotificationBody): SendNotificationInput {
+  return {
+    userId: body.user_id,
+    message: body.message,
+    template: body.template && { kind: body.template, data: body.data ?? {} },
+    channel: body.channel,
+    subject: body.subject,
+    ticketId: body.ticket_id,
+    sendAt: body.send_at === undefined ? undefined : new Date(body.send_at),
+    urgent: body.urgent,
+    critical: body.critical,
+    fallback: body.fallback,
+    digestKey: body.digest_key,
+  };
+}
+
+/**
+ * A batch's items must each be an object: said here in the words of the API, before
+ * class-transformer reads them (it would take a list for an object).
+ */
+function itemsAsObjects(body: unknown): unknown {
+  const items = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { notifications?: unknown }).notifications : undefined;
+  if (Array.isArray(items)) {
+    const problems = items.flatMap((item: unknown, index) =>
+      typeof item === 'object' && item !== null && !Array.isArray(item) ? [] : [{ field: `notifications[${index}]`, message: 'must be an object, a notification as POST /notifications/send takes it' }],
+    );
+    if (problems.length > 0) throw validationErrorOf(problems);
+  }
+  return body;
 }
 
 /** `limit`, `cursor` and `status` of a listing. */
