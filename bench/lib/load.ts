@@ -71,6 +71,27 @@ export async function sendLoad(
   return loadResult(result);
 }
 
+/** Notifications per `POST /notifications/batch` request of the ingest scenario. */
+export const BATCH_SIZE = 1000;
+
+/** autocannon against `POST /notifications/batch`, {@link BATCH_SIZE} sends a request, keep-alive. */
+export async function batchLoad(baseUrl: string, users: number, options: { connections: number; seconds: number; path?: string }): Promise<LoadResult & { notificationsPerSecond: number }> {
+  const one = sendBodies(users);
+  const batch = () => `{"notifications":[${Array.from({ length: BATCH_SIZE }, one).join(',')}]}`;
+  const result = await autocannon({
+    url: `${baseUrl}${options.path ?? '/notifications/batch'}`,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.seconds,
+    headers: AUTH_HEADERS,
+    timeout: 60,
+    requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, body: batch() }) }],
+  });
+  const load = loadResult(result);
+  const accepted = (result['2xx'] ?? 0) * BATCH_SIZE;
+  return { ...load, notificationsPerSecond: round(accepted / result.duration) };
+}
+
 /**
  * A bare node:http server in a child process that reads the JSON body and answers 202 with a
  * notification-sized JSON body: the HTTP ceiling of this machine with this load generator.

@@ -1,6 +1,6 @@
 import type { Context } from '../lib/context';
-import { createScope, httpRequest } from '../lib/infra';
-import { AUTH_HEADERS, sendLoad, startBareHttpServer, type LoadResult } from '../lib/load';
+import { createScope } from '../lib/infra';
+import { BATCH_SIZE, batchLoad, sendLoad, startBareHttpServer, type LoadResult } from '../lib/load';
 import { Observer } from '../lib/observe';
 import { startService, type ServiceProcess } from '../lib/processes';
 import { row, verdict, type ScenarioResult } from '../lib/report';
@@ -11,6 +11,9 @@ const NAME = '2 ingest';
 const USERS = 10_000;
 const TARGET_RPS = 3000;
 const TARGET_P99_MS = 50;
+const TARGET_BATCH_NPS = 20_000;
+/** Batches in flight at once: one per core the API could use, and one being parsed. */
+const BATCH_CONNECTIONS = 4;
 
 /**
  * `POST /notifications/send` under autocannon (keep-alive, 100 connections) against one API
@@ -45,20 +48,26 @@ export async function runIngest(ctx: Context): Promise<ScenarioResult> {
       `  api: ${fmt(load.requestsPerSecond)} req/s, p50 ${load.p50} ms, p99 ${load.p99} ms, non-2xx ${load.non2xx}, errors ${load.errors}; ${apiCpuMsPerRequest} ms CPU/request, ${apiCores} cores`,
     );
 
-    const batch = await httpRequest(`${api.url}/notifications/batch`, { method: 'POST', headers: AUTH_HEADERS, body: JSON.stringify({ notifications: [] }) });
-    const batchBuilt = batch.status !== 404;
+    const batchCpuBefore = api.cpuSeconds();
+    const batch = await batchLoad(api.url, USERS, { connections: BATCH_CONNECTIONS, seconds });
+    const batchCpuMsPerNotification = round(((api.cpuSeconds() - batchCpuBefore) * 1000) / Math.max(1, batch.notificationsPerSecond * batch.seconds), 4);
+    console.log(
+      `  batch: ${fmt(batch.notificationsPerSecond)} notif/s (${BATCH_SIZE} a request, ${BATCH_CONNECTIONS} conns), p50 ${batch.p50} ms, p99 ${batch.p99} ms, non-2xx ${batch.non2xx}, errors ${batch.errors}; ${batchCpuMsPerNotification} ms API CPU/notification`,
+    );
 
     await api.stop();
     api = undefined;
 
     const bare = await startBareHttpServer();
     let bareLoad: LoadResult;
+    let bareBatch: Awaited<ReturnType<typeof batchLoad>>;
     try {
       bareLoad = await sendLoad(bare.url, USERS, { connections, seconds });
+      bareBatch = await batchLoad(bare.url, USERS, { connections: BATCH_CONNECTIONS, seconds });
     } finally {
       bare.stop();
     }
-    console.log(`  bare node:http: ${fmt(bareLoad.requestsPerSecond)} req/s, p50 ${bareLoad.p50} ms, p99 ${bareLoad.p99} ms`);
+    console.log(`  bare node:http: ${fmt(bareLoad.requestsPerSecond)} req/s, p50 ${bareLoad.p50} ms, p99 ${bareLoad.p99} ms; batches ${fmt(bareBatch.notificationsPerSecond)} notif/s`);
 
     const { rows: accepted } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM notifications`);
     return {
@@ -79,7 +88,13 @@ export async function runIngest(ctx: Context): Promise<ScenarioResult> {
         row(NAME, 'API CPU per request; cores busy (API / PostgreSQL / Redis)', `${apiCpuMsPerRequest} ms`, {
           baseline: `${apiCores} / ${observation.cpu.postgresCores} / ${observation.cpu.redisCores} of ${String(observation.cpu.machineBusyPct)}% busy`,
         }),
-        row(NAME, 'POST /notifications/batch', batchBuilt ? `route answers ${batch.status}: add its load here` : 'not built yet', { target: '' }),
+        row(NAME, `POST /notifications/batch, ${BATCH_SIZE} a request, ${BATCH_CONNECTIONS} conns`, `${fmt(batch.notificationsPerSecond)} notif/s`, {
+          baseline: `bare node:http ${fmt(bareBatch.notificationsPerSecond)} notif/s`,
+          ratio: `${ratio(batch.notificationsPerSecond, bareBatch.notificationsPerSecond)}×`,
+          target: `≥ ${fmt(TARGET_BATCH_NPS)} notif/s`,
+          verdict: verdict(batch.notificationsPerSecond >= TARGET_BATCH_NPS && batch.non2xx === 0 && batch.errors === 0),
+        }),
+        row(NAME, 'batch: latency p50 / p99; non-2xx / errors; API CPU per notification', `${batch.p50} / ${batch.p99} ms; ${batch.non2xx} / ${batch.errors}`, { baseline: `${batchCpuMsPerNotification} ms` }),
       ],
       details: {
         users: USERS,
@@ -88,7 +103,7 @@ export async function runIngest(ctx: Context): Promise<ScenarioResult> {
         rowsWritten: accepted[0]?.n,
         apiRssMiB: { ready: rssReady, afterLoad: rssAfter },
         apiCpu: { msPerRequest: apiCpuMsPerRequest, cores: apiCores },
-        batchRoute: { status: batch.status },
+        batch: { ...batch, bare: bareBatch, cpuMsPerNotification: batchCpuMsPerNotification },
       },
       observations: { load: observation },
     };

@@ -1,6 +1,7 @@
 import {
   CHANNELS,
   LIMITS,
+  MicroBatcher,
   Ticket,
   cancelNotification,
   claimDueReminders,
@@ -17,6 +18,7 @@ import {
   type ClaimedReminder,
   type NewNotification,
   type Notification,
+  type MicroBatcherOptions,
   type Recipient,
 } from '@notofine/db';
 import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
@@ -88,12 +90,20 @@ export interface NotificationServiceDeps {
   readonly smsDailyCap?: number;
   /** How long a digest gathers notifications before it goes out. */
   readonly digestWindowMs?: number;
+  /** How concurrent single sends are gathered ({@link DEFAULT_SEND_BATCHING} by default). */
+  readonly sendBatching?: MicroBatcherOptions;
   /**
    * Called with the notifications just committed, before their jobs are queued: the fault
    * injection tests kill the process there.
    */
   readonly onCommitted?: (notifications: readonly Notification[]) => void;
 }
+
+/**
+ * Concurrent sends gathered into one set: at most this many, and this many sets being written at
+ * once (each holds a connection of the pool while the next set gathers).
+ */
+export const DEFAULT_SEND_BATCHING: MicroBatcherOptions = { maxBatch: 250, maxInFlight: 4 };
 
 /**
  * Everything that creates notifications: one-off sends, ticket notices, reminder runs. The HTTP API
@@ -103,7 +113,12 @@ export interface NotificationServiceDeps {
  * workers take it from there.
  */
 export class NotificationService {
-  constructor(private readonly deps: NotificationServiceDeps) {}
+  /** Single sends made at the same time go to the database together: one INSERT, one commit. */
+  private readonly sends: MicroBatcher<SendNotificationInput, SendOutcome>;
+
+  constructor(private readonly deps: NotificationServiceDeps) {
+    this.sends = new MicroBatcher((inputs) => this.createEach(inputs), deps.sendBatching ?? DEFAULT_SEND_BATCHING);
+  }
 
   /**
    * Sends one notification to a user on one channel: at once, or at `sendAt`, at the end of the
@@ -115,9 +130,9 @@ export class NotificationService {
    * @throws {@link AppError} 429 when an SMS would pass the user's daily cap
    */
   async sendNotification(input: SendNotificationInput): Promise<Notification> {
-    const outcome = await this.create([input]);
-    if ('refused' in outcome) throw outcome.refused[0]!.error;
-    return outcome.notifications[0]!;
+    const outcome = await this.sends.submit(input);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.notification;
   }
 
   /**
@@ -129,13 +144,34 @@ export class NotificationService {
    * @throws {@link BatchRefusedError} naming each refused input and why
    */
   async sendNotifications(inputs: readonly SendNotificationInput[]): Promise<Notification[]> {
-    const outcome = await this.create(inputs);
-    if ('refused' in outcome) throw new BatchRefusedError(outcome.refused, inputs.length);
-    return outcome.notifications;
+    const outcomes = await this.create(inputs, 'all');
+    const refused = outcomes.flatMap((outcome, index) => ('error' in outcome ? [{ index, error: outcome.error as AppError }] : []));
+    if (refused.length > 0) throw new BatchRefusedError(refused, inputs.length);
+    return outcomes.map((outcome) => (outcome as { notification: Notification }).notification);
   }
 
-  /** Checks, writes and queues the notifications of one or many sends, or says which are refused. */
-  private async create(inputs: readonly SendNotificationInput[]): Promise<{ notifications: Notification[] } | { refused: RefusedInput[] }> {
+  /**
+   * Single sends made at the same time, gathered by {@link sends}: each is accepted or refused on
+   * its own, as if alone. Should the set fail as a whole (a user erased between its read and its
+   * write breaks the INSERT), each is tried alone, so that one cannot fail the others.
+   */
+  private async createEach(inputs: readonly SendNotificationInput[]): Promise<SendOutcome[]> {
+    try {
+      return await this.create(inputs, 'each');
+    } catch (error) {
+      if (inputs.length === 1) return [{ error }];
+      return Promise.all(inputs.map(async (input) => (await this.createEach([input]))[0]!));
+    }
+  }
+
+  /**
+   * Checks, writes and queues the notifications of sends, with one query of their recipients, one
+   * of their tickets, one INSERT and one `addBulk` for them all. `all`: when any is refused, none
+   * is written. `each`: the refused ones are left out.
+   *
+   * @returns each input's notification, or the error its refusal would get alone, in the order of `inputs`
+   */
+  private async create(inputs: readonly SendNotificationInput[], mode: 'all' | 'each'): Promise<SendOutcome[]> {
     const { manager } = this.deps.dataSource;
     const recipients = await loadRecipients(manager, inputs.map((input) => input.userId));
     const ticketIds = [...new Set(inputs.flatMap((input) => (input.ticketId == null ? [] : [input.ticketId])))];
@@ -143,22 +179,25 @@ export class NotificationService {
       ticketIds.length === 0 ? [] : (await manager.find(Ticket, { where: { id: In(ticketIds) }, select: { id: true, userId: true } })).map((t) => [t.id, t.userId]),
     );
 
-    const refused: RefusedInput[] = [];
-    const accepted: Accepted[] = [];
+    // Filled in as each send is refused, then with the notifications written.
+    const outcomes: SendOutcome[] = new Array<SendOutcome>(inputs.length);
+    let accepted: Accepted[] = [];
     inputs.forEach((input, index) => {
       try {
-        accepted.push(acceptedSend(input, recipients.get(input.userId), ticketOwners));
+        accepted.push(acceptedSend(index, input, recipients.get(input.userId), ticketOwners));
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
-        refused.push({ index, error });
+        outcomes[index] = { error };
       }
     });
-    if (refused.length > 0) return { refused };
+    const refusedAny = () => outcomes.some((outcome) => outcome !== undefined);
+    if (accepted.length === 0 || (mode === 'all' && refusedAny())) return fillAccepted(outcomes, []);
 
-    const insert = async (transaction: EntityManager): Promise<Notification[] | RefusedInput[]> => {
-      const overCap = await this.smsCapRefusals(transaction, accepted);
-      if (overCap.length > 0) return overCap;
-      // In user order, as every transaction takes them: two batches never wait on each other.
+    const insert = async (transaction: EntityManager): Promise<Notification[]> => {
+      for (const { index, error } of await this.smsCapRefusals(transaction, accepted)) outcomes[index] = { error };
+      if (mode === 'all' && refusedAny()) return [];
+      accepted = accepted.filter((item) => outcomes[item.index] === undefined);
+      // In user order, as every transaction takes them: two sets of sends never wait on each other.
       for (const userId of [...new Set(accepted.filter((item) => item.wanted.digestKey).map((item) => item.recipient.userId))].sort((a, b) => a - b)) {
         await lockDigest(transaction, userId);
       }
@@ -171,9 +210,12 @@ export class NotificationService {
     // Checks that count or join other rows run in a transaction, under per-user locks.
     const locks = accepted.some((item) => this.capsSms(item.wanted.channel) || item.wanted.digestKey);
     const written = locks ? await this.deps.dataSource.transaction(insert) : await insert(manager);
-    if (isRefusal(written)) return { refused: written };
+    if (mode === 'all' && refusedAny()) return outcomes; // nothing was written
     await this.enqueue(written);
-    return { notifications: written };
+    return fillAccepted(
+      outcomes,
+      accepted.map((item, i) => ({ index: item.index, notification: written[i]! })),
+    );
   }
 
   /**
@@ -320,7 +362,7 @@ export class NotificationService {
    * hours and those before them in the batch; under per-user locks until the transaction ends.
    */
   private async smsCapRefusals(manager: EntityManager, accepted: readonly Accepted[]): Promise<RefusedInput[]> {
-    const sms = accepted.flatMap((item, index) => (this.capsSms(item.wanted.channel) ? [{ userId: item.recipient.userId, index }] : []));
+    const sms = accepted.flatMap((item) => (this.capsSms(item.wanted.channel) ? [{ userId: item.recipient.userId, index: item.index }] : []));
     if (sms.length === 0) return [];
     const cap = this.deps.smsDailyCap!;
     const recent = await countRecentSms(manager, [...new Set(sms.map((item) => item.userId))], new Date(Date.now() - DAY_MS), { lock: true });
@@ -382,8 +424,19 @@ export class NotificationService {
 
 const DAY_MS = 86_400_000;
 
+/** What became of one send: its notification, or why it was refused. */
+type SendOutcome = { readonly notification: Notification } | { readonly error: unknown };
+
+/** The outcomes of the sends not refused, put in place. */
+function fillAccepted(outcomes: SendOutcome[], written: ReadonlyArray<{ index: number; notification: Notification }>): SendOutcome[] {
+  for (const { index, notification } of written) outcomes[index] = { notification };
+  return outcomes;
+}
+
 /** A send that passed its checks, to be written. */
 interface Accepted {
+  /** Its position among the sends. */
+  readonly index: number;
   readonly recipient: Recipient;
   /** The row, but for when it goes out. */
   readonly wanted: NewNotification;
@@ -396,8 +449,6 @@ export interface RefusedInput {
   readonly index: number;
   readonly error: AppError;
 }
-
-const isRefusal = (written: Notification[] | RefusedInput[]): written is RefusedInput[] => written.length > 0 && 'error' in written[0]!;
 
 /**
  * A batch of sends with some that cannot be carried out: none was. Its field errors name each
@@ -428,7 +479,7 @@ export class BatchRefusedError extends UnprocessableError {
  *
  * @throws {@link AppError} as {@link NotificationService.sendNotification} documents
  */
-function acceptedSend(input: SendNotificationInput, recipient: Recipient | undefined, ticketOwners: ReadonlyMap<number, number>): Accepted {
+function acceptedSend(index: number, input: SendNotificationInput, recipient: Recipient | undefined, ticketOwners: ReadonlyMap<number, number>): Accepted {
   if (!input.template) assertMessage(input.message ?? '', input.subject);
   if (!recipient) throw new NotFoundError('User', input.userId);
   const { message, subject, html } = input.template ? renderedFor(input.template, input.channel, recipient, input.subject) : { message: input.message!, subject: input.subject, html: null };
@@ -454,7 +505,7 @@ function acceptedSend(input: SendNotificationInput, recipient: Recipient | undef
     html,
   };
   if (input.template && wanted.fallbackChannels) wanted = { ...wanted, variants: variantsFor(input.template, wanted.fallbackChannels, recipient, input.subject) };
-  return { recipient, wanted, sendAt: input.sendAt ?? null };
+  return { index, recipient, wanted, sendAt: input.sendAt ?? null };
 }
 
 function assertTicketOf(ticketOwners: ReadonlyMap<number, number>, ticketId: number, userId: number): void {

@@ -64,6 +64,46 @@ describe('sendNotification', () => {
   });
 });
 
+describe('sends made at the same time', () => {
+  it('are written by one INSERT, each accepted or refused as if it were alone, the SMS cap counting the others', async () => {
+    const service = new NotificationService({ dataSource: harness.env.db, queues: harness.queues, logger: harness.env.logger, reminderBatchSize: 10, smsDailyCap: 2 });
+    const user = await insertUser(harness.env.db);
+    const noPhone = await insertUser(harness.env.db, { phone: null });
+    const send = (input: Partial<Parameters<NotificationService['sendNotification']>[0]>) =>
+      service.sendNotification({ userId: user.id, channel: 'email', message: 'Rappel', ...input }).then(
+        (notification) => notification,
+        (error: unknown) => error as Error,
+      );
+
+    const outcomes = await Promise.all([
+      send({}),
+      send({ userId: 999_999 }),
+      send({ channel: 'sms' }),
+      send({ userId: noPhone.id, channel: 'sms' }),
+      send({ channel: 'sms' }),
+      send({ channel: 'sms' }),
+      send({ ticketId: 999_999 }),
+      send({ channel: 'email', message: 'Encore' }),
+    ]);
+
+    expect(outcomes.map((outcome) => (outcome instanceof Error ? (outcome as { type?: string }).type : outcome.status))).toEqual([
+      'pending',
+      'not-found',
+      'pending',
+      'channel-unreachable',
+      'pending',
+      'sms-daily-cap-reached',
+      'not-found',
+      'pending',
+    ]);
+    const written = await harness.env.db.manager.findBy(Notification, { userId: user.id });
+    expect(written).toHaveLength(4);
+    // now() is the statement's transaction's start: one statement wrote them all.
+    expect(new Set(written.map((n) => n.createdAt.toISOString())).size).toBe(1);
+    for (const notification of written) expect(await harness.queues.queue(notification.channel).getJob(`notification-${notification.id}`)).toBeDefined();
+  });
+});
+
 describe('sendTicketNotification', () => {
   it('sends on every channel the owner can be reached on and has not turned off, and says why the others were skipped', async () => {
     const user = await insertUser(harness.env.db);
