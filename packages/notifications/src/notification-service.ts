@@ -282,6 +282,8 @@ export class NotificationService {
     const batchSize = this.deps.reminderBatchSize;
 
     await retireFinishedReminders(this.deps.dataSource.manager, now);
+    // A batch's jobs are queued while the next batch is claimed: Redis and PostgreSQL work at once.
+    let queuing: Promise<void> = Promise.resolve();
     for (;;) {
       const { claimed, notifications } = await this.deps.dataSource.transaction(async (manager) => {
         const claimed = await claimDueReminders(manager, now, batchSize);
@@ -296,7 +298,8 @@ export class NotificationService {
       });
       if (claimed.length === 0) break;
 
-      await this.enqueue(notifications);
+      await queuing;
+      queuing = this.enqueue(notifications);
       const notified = new Set(notifications.map((n) => n.reminderId));
       summary.processed += notified.size;
       summary.skipped += claimed.length - notified.size;
@@ -305,6 +308,7 @@ export class NotificationService {
       // Fewer than asked: the rest are due later or being processed by someone else.
       if (claimed.length < batchSize) break;
     }
+    await queuing;
     this.deps.logger.info('reminders processed', { ...summary });
     return summary;
   }
