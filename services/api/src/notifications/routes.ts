@@ -56,8 +56,9 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
   router.get('/users/:userId/notifications', sendOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const query = pageQuery(req);
-    if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
     const page = await listNotifications(manager, { userId, ...query });
+    // Only an empty page may be an unknown user's: the user is looked up then, not on every read.
+    if (page.items.length === 0 && !(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
     res.json({ notifications: page.items.map(notificationJson), next_cursor: page.next && encodeCursor(page.next) });
   });
 
