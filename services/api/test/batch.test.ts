@@ -70,6 +70,7 @@ describe('POST /notifications/batch', () => {
     ['an empty list', [], 'notifications'],
     ['an object for the list', { user_id: 1 }, 'notifications'],
     ['1,001 notifications', Array.from({ length: 1001 }, () => ({ user_id: 1, channel: 'email', message: 'x' })), 'notifications'],
+    ['5,000 numbers', Array.from({ length: 5000 }, (_, i) => i), 'notifications'],
     ['a list for a notification', [{ user_id: 1, channel: 'email', message: 'x' }, [1, 2]], 'notifications[1]'],
     ['null for a notification', [null], 'notifications[0]'],
   ])('refuses %s with 400 naming the field', async (_case, notifications, field) => {

@@ -176,7 +176,8 @@ describe('throttling', () => {
       throw new ProviderError('throttle', '429 Too Many Requests', { retryAfterMs: pauseMs });
     });
     const throttled = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'sms', message: 'Premier' });
-    await waitFor('the SMS queue to be rate limited', async () => (await harness.queues.channel('sms').getRateLimitTtl()) > 0);
+    // The provider's own answer first: a rate limit left by an earlier test would not do.
+    await waitFor('the provider to throttle and the SMS queue to be rate limited', async () => throttledAt > 0 && (await harness.queues.channel('sms').getRateLimitTtl()) > 0);
 
     const held = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'sms', message: 'Second' });
     const email = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'email', message: 'Courriel' });

@@ -6,7 +6,7 @@ import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId, parseIntegerQuery, parseStringQuery, validationErrorOf } from '../http/validation';
 import { decodeCursor, encodeCursor } from './cursor';
-import { NotifyTicketBody, SendBatchBody, SendNotificationBody } from './dto';
+import { MAX_BATCH, NotifyTicketBody, SendBatchBody, SendNotificationBody } from './dto';
 import { notificationJson, ticketNotificationJson } from './json';
 
 /** Bounds and default of a listing's `limit`. */
@@ -104,7 +104,8 @@ function sendInput(body: SendNotificationBody): SendNotificationInput {
  */
 function itemsAsObjects(body: unknown): unknown {
   const items = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { notifications?: unknown }).notifications : undefined;
-  if (Array.isArray(items)) {
+  // A list too long is refused as such by the body's class, without a line per item.
+  if (Array.isArray(items) && items.length <= MAX_BATCH) {
     const problems = items.flatMap((item: unknown, index) =>
       typeof item === 'object' && item !== null && !Array.isArray(item) ? [] : [{ field: `notifications[${index}]`, message: 'must be an object, a notification as POST /notifications/send takes it' }],
     );
