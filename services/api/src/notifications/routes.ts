@@ -99,18 +99,18 @@ function sendInput(body: SendNotificationBody): SendNotificationInput {
 }
 
 /**
- * A batch's items must each be an object: said here in the words of the API, before
- * class-transformer reads them (it would take a list for an object).
+ * A batch's list must not be too long and its items must each be an object: said here in the
+ * words of the API, before class-transformer reads them (it would take a list for an object).
  */
 function itemsAsObjects(body: unknown): unknown {
   const items = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { notifications?: unknown }).notifications : undefined;
-  // A list too long is refused as such by the body's class, without a line per item.
-  if (Array.isArray(items) && items.length <= MAX_BATCH) {
-    const problems = items.flatMap((item: unknown, index) =>
-      typeof item === 'object' && item !== null && !Array.isArray(item) ? [] : [{ field: `notifications[${index}]`, message: 'must be an object, a notification as POST /notifications/send takes it' }],
-    );
-    if (problems.length > 0) throw validationErrorOf(problems);
-  }
+  if (!Array.isArray(items)) return body;
+  // Refused as a whole, not with a line for each of its thousands of items.
+  if (items.length > MAX_BATCH) throw ValidationError.forField('notifications', `must be a list of 1 to ${MAX_BATCH} notifications (got ${items.length}): split it`);
+  const problems = items.flatMap((item: unknown, index) =>
+    typeof item === 'object' && item !== null && !Array.isArray(item) ? [] : [{ field: `notifications[${index}]`, message: 'must be an object, a notification as POST /notifications/send takes it' }],
+  );
+  if (problems.length > 0) throw validationErrorOf(problems);
   return body;
 }
 
