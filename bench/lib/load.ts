@@ -52,44 +52,39 @@ export function sendBodies(users: number): () => string {
   };
 }
 
+/** autocannon POSTing a fresh body each request, keep-alive, authenticated. */
+function postLoad(url: string, body: () => string, options: { connections: number; seconds: number; overallRate?: number; timeout?: number }): Promise<autocannon.Result> {
+  return autocannon({
+    url,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.seconds,
+    headers: AUTH_HEADERS,
+    ...(options.overallRate && { overallRate: options.overallRate }),
+    ...(options.timeout && { timeout: options.timeout }),
+    requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, body: body() }) }],
+  });
+}
+
 /** autocannon against `POST /notifications/send`, keep-alive. */
 export async function sendLoad(
   baseUrl: string,
   users: number,
   options: { connections: number; seconds: number; overallRate?: number },
 ): Promise<LoadResult> {
-  const body = sendBodies(users);
-  const result = await autocannon({
-    url: `${baseUrl}/notifications/send`,
-    method: 'POST',
-    connections: options.connections,
-    duration: options.seconds,
-    headers: AUTH_HEADERS,
-    ...(options.overallRate && { overallRate: options.overallRate }),
-    requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, body: body() }) }],
-  });
-  return loadResult(result);
+  return loadResult(await postLoad(`${baseUrl}/notifications/send`, sendBodies(users), options));
 }
 
 /** Notifications per `POST /notifications/batch` request of the ingest scenario. */
 export const BATCH_SIZE = 1000;
 
 /** autocannon against `POST /notifications/batch`, {@link BATCH_SIZE} sends a request, keep-alive. */
-export async function batchLoad(baseUrl: string, users: number, options: { connections: number; seconds: number; path?: string }): Promise<LoadResult & { notificationsPerSecond: number }> {
+export async function batchLoad(baseUrl: string, users: number, options: { connections: number; seconds: number }): Promise<LoadResult & { notificationsPerSecond: number }> {
   const one = sendBodies(users);
   const batch = () => `{"notifications":[${Array.from({ length: BATCH_SIZE }, one).join(',')}]}`;
-  const result = await autocannon({
-    url: `${baseUrl}${options.path ?? '/notifications/batch'}`,
-    method: 'POST',
-    connections: options.connections,
-    duration: options.seconds,
-    headers: AUTH_HEADERS,
-    timeout: 60,
-    requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, body: batch() }) }],
-  });
-  const load = loadResult(result);
+  const result = await postLoad(`${baseUrl}/notifications/batch`, batch, { ...options, timeout: 60 });
   const accepted = (result['2xx'] ?? 0) * BATCH_SIZE;
-  return { ...load, notificationsPerSecond: round(accepted / result.duration) };
+  return { ...loadResult(result), notificationsPerSecond: round(accepted / result.duration) };
 }
 
 /**

@@ -181,7 +181,7 @@ export class NotificationService {
 
     // Filled in as each send is refused, then with the notifications written.
     const outcomes: SendOutcome[] = new Array<SendOutcome>(inputs.length);
-    let accepted: Accepted[] = [];
+    const accepted: Accepted[] = [];
     inputs.forEach((input, index) => {
       try {
         accepted.push(acceptedSend(index, input, recipients.get(input.userId), ticketOwners));
@@ -190,32 +190,30 @@ export class NotificationService {
         outcomes[index] = { error };
       }
     });
-    const refusedAny = () => outcomes.some((outcome) => outcome !== undefined);
-    if (accepted.length === 0 || (mode === 'all' && refusedAny())) return fillAccepted(outcomes, []);
+    if (accepted.length === 0 || (mode === 'all' && accepted.length < inputs.length)) return outcomes;
 
-    const insert = async (transaction: EntityManager): Promise<Notification[]> => {
+    const insert = async (transaction: EntityManager): Promise<{ kept: Accepted[]; written: Notification[] }> => {
       for (const { index, error } of await this.smsCapRefusals(transaction, accepted)) outcomes[index] = { error };
-      if (mode === 'all' && refusedAny()) return [];
-      accepted = accepted.filter((item) => outcomes[item.index] === undefined);
+      const kept = accepted.filter((item) => outcomes[item.index] === undefined);
+      if (mode === 'all' && kept.length < accepted.length) return { kept: [], written: [] };
       // In user order, as every transaction takes them: two sets of sends never wait on each other.
-      for (const userId of [...new Set(accepted.filter((item) => item.wanted.digestKey).map((item) => item.recipient.userId))].sort((a, b) => a - b)) {
+      for (const userId of [...new Set(kept.filter((item) => item.wanted.digestKey).map((item) => item.recipient.userId))].sort((a, b) => a - b)) {
         await lockDigest(transaction, userId);
       }
       const now = new Date();
       const digests = new Map<string, Date | null>();
       const rows: NewNotification[] = [];
-      for (const item of accepted) rows.push({ ...item.wanted, scheduledAt: await this.scheduledAt(transaction, item, now, digests) });
-      return insertPendingNotifications(transaction, rows);
+      for (const item of kept) rows.push({ ...item.wanted, scheduledAt: await this.scheduledAt(transaction, item, now, digests) });
+      return { kept, written: await insertPendingNotifications(transaction, rows) };
     };
     // Checks that count or join other rows run in a transaction, under per-user locks.
     const locks = accepted.some((item) => this.capsSms(item.wanted.channel) || item.wanted.digestKey);
-    const written = locks ? await this.deps.dataSource.transaction(insert) : await insert(manager);
-    if (mode === 'all' && refusedAny()) return outcomes; // nothing was written
+    const { kept, written } = locks ? await this.deps.dataSource.transaction(insert) : await insert(manager);
     await this.enqueue(written);
-    return fillAccepted(
-      outcomes,
-      accepted.map((item, i) => ({ index: item.index, notification: written[i]! })),
-    );
+    kept.forEach((item, i) => {
+      outcomes[item.index] = { notification: written[i]! };
+    });
+    return outcomes;
   }
 
   /**
@@ -339,22 +337,20 @@ export class NotificationService {
    */
   private async scheduledAt(manager: EntityManager, { recipient, wanted, sendAt }: Accepted, now: Date, digests: Map<string, Date | null>): Promise<Date | null> {
     let at = sendAt && sendAt > now ? sendAt : now;
-    if (wanted.digestKey) {
-      const digest = `${recipient.userId}\n${wanted.channel}\n${wanted.digestKey}`;
-      const decided = digests.get(digest);
-      if (decided !== undefined) return decided;
-      const joined = await pendingDigestTime(manager, recipient.userId, wanted.channel, wanted.digestKey);
-      if (joined !== undefined) {
-        digests.set(digest, joined);
-        return joined;
+    const digest = wanted.digestKey ? `${recipient.userId}\n${wanted.channel}\n${wanted.digestKey}` : undefined;
+    if (digest !== undefined) {
+      // Its members in this set go when the first went; before that, with those already pending.
+      const decided = digests.has(digest) ? digests.get(digest) : await pendingDigestTime(manager, recipient.userId, wanted.channel, wanted.digestKey!);
+      if (decided !== undefined) {
+        digests.set(digest, decided);
+        return decided;
       }
       at = new Date(Math.max(at.getTime(), now.getTime() + (this.deps.digestWindowMs ?? 0)));
-      if (!wanted.urgent) at = quietUntil(wanted.channel, recipient.quietHours, recipient.timezone, at) ?? at;
-      digests.set(digest, at > now ? at : null);
-      return at > now ? at : null;
     }
     if (!wanted.urgent) at = quietUntil(wanted.channel, recipient.quietHours, recipient.timezone, at) ?? at;
-    return at > now ? at : null;
+    const when = at > now ? at : null;
+    if (digest !== undefined) digests.set(digest, when);
+    return when;
   }
 
   private capsSms(channel: Channel): boolean {
@@ -430,12 +426,6 @@ const DAY_MS = 86_400_000;
 
 /** What became of one send: its notification, or why it was refused. */
 type SendOutcome = { readonly notification: Notification } | { readonly error: unknown };
-
-/** The outcomes of the sends not refused, put in place. */
-function fillAccepted(outcomes: SendOutcome[], written: ReadonlyArray<{ index: number; notification: Notification }>): SendOutcome[] {
-  for (const { index, notification } of written) outcomes[index] = { notification };
-  return outcomes;
-}
 
 /** A send that passed its checks, to be written. */
 interface Accepted {
