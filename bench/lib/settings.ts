@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
 /** The repository's root: the built services and packages are found from here. */
@@ -19,16 +20,18 @@ export interface Settings {
   readonly deliveryN: number;
   /** Scenario 1: worker processes. */
   readonly deliveryWorkers: number;
-  /** Scenario 2: seconds of autocannon load, and its connections. */
+  /** Scenario 2: seconds of load, its connections, and what generates it. */
   readonly ingestSeconds: number;
   readonly ingestConnections: number;
+  readonly loadTool: 'wrk' | 'autocannon';
   /** Scenario 3: due reminders. */
   readonly reminders: number;
   /** Scenario 4: notification rows of the small and the large table. */
   readonly readsSmallRows: number;
   readonly readsLargeRows: number;
-  /** Scenario 4: timed requests per table size, and how many run at once. */
+  /** Scenario 4: timed requests per table size (seconds of them under wrk), and how many run at once. */
   readonly readsRequests: number;
+  readonly readsSeconds: number;
   readonly readsConcurrency: number;
   /** Scenario 5: warm-up and soak durations, and the offered load (requests per second). */
   readonly warmupSeconds: number;
@@ -49,6 +52,20 @@ function integer(name: string, fallback: number): number {
 
 function flag(name: string): boolean {
   return ['1', 'true', 'yes'].includes((process.env[name] ?? '').toLowerCase());
+}
+
+/**
+ * wrk when it is installed (C, event-driven: a fraction of a core, where autocannon, in Node, takes
+ * most of one, and on two cores that core is PostgreSQL's and Redis's); autocannon otherwise, or
+ * when `BENCH_LOAD_TOOL=autocannon`.
+ */
+function loadTool(): 'wrk' | 'autocannon' {
+  const asked = process.env.BENCH_LOAD_TOOL;
+  if (asked !== undefined && asked !== '' && asked !== 'wrk' && asked !== 'autocannon') throw new Error(`BENCH_LOAD_TOOL must be wrk or autocannon (got "${asked}")`);
+  if (asked === 'autocannon') return 'autocannon';
+  const installed = spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
+  if (asked === 'wrk' && !installed) throw new Error('BENCH_LOAD_TOOL=wrk, but wrk is not installed (apt-get install wrk)');
+  return installed ? 'wrk' : 'autocannon';
 }
 
 /** Reads `--quick`, `--only=a,b`, `--profile` and the BENCH_* variables. */
@@ -74,10 +91,12 @@ export function readSettings(argv: readonly string[] = process.argv.slice(2)): S
     deliveryWorkers: Math.max(1, integer('BENCH_WORKERS', 1)),
     ingestSeconds: integer('BENCH_INGEST_SECONDS', quick ? 5 : 15),
     ingestConnections: integer('BENCH_INGEST_CONNECTIONS', 100),
+    loadTool: loadTool(),
     reminders: integer('BENCH_REMINDERS', quick ? 20_000 : 1_000_000),
     readsSmallRows: integer('BENCH_READS_SMALL', 10_000),
     readsLargeRows: integer('BENCH_READS_LARGE', quick ? 1_000_000 : 10_000_000),
     readsRequests: integer('BENCH_READS_REQUESTS', quick ? 1_000 : 3_000),
+    readsSeconds: integer('BENCH_READS_SECONDS', quick ? 5 : 10),
     readsConcurrency: Math.max(1, integer('BENCH_READS_CONCURRENCY', 4)),
     warmupSeconds: integer('BENCH_WARMUP_SECONDS', quick ? 5 : 30),
     soakSeconds: integer('BENCH_SOAK_SECONDS', quick ? 20 : 300),

@@ -16,7 +16,7 @@ const TARGET_BATCH_NPS = 20_000;
 const BATCH_CONNECTIONS = 4;
 
 /**
- * `POST /notifications/send` under autocannon (keep-alive, 100 connections) against one API
+ * `POST /notifications/send` under wrk or autocannon (keep-alive, 100 connections) against one API
  * process, workers not running (the jobs wait in Redis); next to the same load against a bare
  * node:http server that parses the body and answers 202.
  */
@@ -24,7 +24,8 @@ export async function runIngest(ctx: Context): Promise<ScenarioResult> {
   const { settings, loopbacks } = ctx;
   const seconds = settings.ingestSeconds;
   const connections = settings.ingestConnections;
-  console.log(`\n== ${NAME}: POST /notifications/send, ${connections} connections, ${seconds} s`);
+  const tool = settings.loadTool;
+  console.log(`\n== ${NAME}: POST /notifications/send, ${connections} connections, ${seconds} s, load from ${tool}`);
   const scope = await createScope(settings, 'ingest');
   let api: ServiceProcess | undefined;
   try {
@@ -35,21 +36,21 @@ export async function runIngest(ctx: Context): Promise<ScenarioResult> {
 
     api = await startService('api', 'ingest-api', { ...scope.serviceEnv, ...loopbacks.env }, { profileDir: ctx.profileDir });
     const rssReady = round(api.rssMiB());
-    await sendLoad(api.url, USERS, { connections: 10, seconds: 3 }); // JIT, pools, key cache
+    await sendLoad(api.url, USERS, { connections: 10, seconds: 3, tool }); // JIT, pools, key cache
     const observer = await Observer.start(settings, ctx.pgStatements);
     const cpuBefore = api.cpuSeconds();
-    const load = await sendLoad(api.url, USERS, { connections, seconds });
+    const load = await sendLoad(api.url, USERS, { connections, seconds, tool });
     const apiCpuSeconds = api.cpuSeconds() - cpuBefore;
     const observation = await observer.stop();
     const apiCpuMsPerRequest = round((apiCpuSeconds * 1000) / Math.max(1, load.requests), 3);
     const apiCores = round(apiCpuSeconds / load.seconds, 2);
     const rssAfter = round(api.rssMiB());
     console.log(
-      `  api: ${fmt(load.requestsPerSecond)} req/s, p50 ${load.p50} ms, p99 ${load.p99} ms, non-2xx ${load.non2xx}, errors ${load.errors}; ${apiCpuMsPerRequest} ms CPU/request, ${apiCores} cores`,
+      `  api: ${fmt(load.requestsPerSecond)} req/s, p50 ${load.p50} ms, p90 ${load.p90} ms, p99 ${load.p99} ms, max ${load.max} ms, non-2xx ${load.non2xx}, errors ${load.errors}; ${apiCpuMsPerRequest} ms CPU/request, ${apiCores} cores`,
     );
 
     const batchCpuBefore = api.cpuSeconds();
-    const batch = await batchLoad(api.url, USERS, { connections: BATCH_CONNECTIONS, seconds });
+    const batch = await batchLoad(api.url, USERS, { connections: BATCH_CONNECTIONS, seconds, tool });
     const batchCpuMsPerNotification = round(((api.cpuSeconds() - batchCpuBefore) * 1000) / Math.max(1, batch.notificationsPerSecond * batch.seconds), 4);
     console.log(
       `  batch: ${fmt(batch.notificationsPerSecond)} notif/s (${BATCH_SIZE} a request, ${BATCH_CONNECTIONS} conns), p50 ${batch.p50} ms, p99 ${batch.p99} ms, non-2xx ${batch.non2xx}, errors ${batch.errors}; ${batchCpuMsPerNotification} ms API CPU/notification`,
@@ -62,8 +63,8 @@ export async function runIngest(ctx: Context): Promise<ScenarioResult> {
     let bareLoad: LoadResult;
     let bareBatch: Awaited<ReturnType<typeof batchLoad>>;
     try {
-      bareLoad = await sendLoad(bare.url, USERS, { connections, seconds });
-      bareBatch = await batchLoad(bare.url, USERS, { connections: BATCH_CONNECTIONS, seconds });
+      bareLoad = await sendLoad(bare.url, USERS, { connections, seconds, tool });
+      bareBatch = await batchLoad(bare.url, USERS, { connections: BATCH_CONNECTIONS, seconds, tool });
     } finally {
       bare.stop();
     }
@@ -73,7 +74,7 @@ export async function runIngest(ctx: Context): Promise<ScenarioResult> {
     return {
       name: NAME,
       rows: [
-        row(NAME, `POST /notifications/send, 1 API proc, ${connections} conns, ${seconds} s`, `${fmt(load.requestsPerSecond)} req/s`, {
+        row(NAME, `POST /notifications/send, 1 API proc, ${connections} conns, ${seconds} s, ${tool}`, `${fmt(load.requestsPerSecond)} req/s`, {
           baseline: `bare node:http ${fmt(bareLoad.requestsPerSecond)} req/s`,
           ratio: `${ratio(load.requestsPerSecond, bareLoad.requestsPerSecond)}×`,
           target: `≥ ${fmt(TARGET_RPS)} req/s`,

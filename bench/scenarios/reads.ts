@@ -6,6 +6,7 @@ import type { Context } from '../lib/context';
 import { BENCH_API_KEY, createScope, httpRequest, type Scope } from '../lib/infra';
 import { Observer, type Observation } from '../lib/observe';
 import { startService, type ServiceProcess } from '../lib/processes';
+import { wrkLoad, wrkScript } from '../lib/load';
 import { row, verdict, type Row, type ScenarioResult } from '../lib/report';
 import { seedUsers } from '../lib/seed';
 import { fmt, round, summarise, timed, type LatencySummary } from '../lib/stats';
@@ -174,8 +175,17 @@ async function measurePhase(
   };
   await run(Math.min(300, count), get); // warm-up
   errors = 0;
+  let apiSummary: LatencySummary;
   const observer = await Observer.start(settings, ctx.pgStatements);
-  const apiLatencies = await run(count, get);
+  if (settings.loadTool === 'wrk') {
+    // The clock in a C client of its own, as in production: not in this process, which also samples PostgreSQL.
+    const script = wrkScript('', `return wrk.format("GET", "/users/" .. math.random(${users}) .. "/notifications?limit=${LIMIT}")`);
+    const load = await wrkLoad(`${api.url}/`, script, { connections: concurrency, seconds: settings.readsSeconds });
+    errors = load.non2xx + load.errors + load.timeouts;
+    apiSummary = { count: load.requests, p50: load.p50, p90: load.p90, p99: load.p99, max: load.max, mean: load.mean };
+  } else {
+    apiSummary = summarise(await run(count, get));
+  }
   const observation = await observer.stop();
   agent.destroy();
 
@@ -195,7 +205,7 @@ async function measurePhase(
     rows,
     users,
     loadSeconds: round(loadSeconds, 1),
-    api: { ...summarise(apiLatencies), errors },
+    api: { ...apiSummary, errors },
     repository: summarise(repositoryLatencies),
     plan,
     observation,

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Writable } from 'node:stream';
 import winston from 'winston';
+import { LineBuffer } from './line-buffer';
 import { redactField, redactText } from './redact';
 
 export type LogFields = Record<string, unknown>;
@@ -60,11 +61,17 @@ const pretty = winston.format.printf((info) => {
   return `${String(timestamp)} ${level.padEnd(5)} [${String(service)}] ${String(message)}${rest ? `  ${rest}` : ''}`;
 });
 
+let stdoutLines: LineBuffer | undefined;
+
+/** Standard output, one write per turn of the event loop (shared by every logger of the process). */
+function standardOutput(): LineBuffer {
+  stdoutLines ??= new LineBuffer(process.stdout);
+  return stdoutLines;
+}
+
 /** Creates the root logger of a process. */
 export function createLogger(options: LoggerOptions): Logger {
-  const transport = options.stream
-    ? new winston.transports.Stream({ stream: options.stream })
-    : new winston.transports.Console();
+  const transport = new winston.transports.Stream({ stream: options.stream ?? standardOutput() });
   const format =
     options.format === 'json'
       ? winston.format.combine(addContextAndRedact(), winston.format.timestamp(), winston.format.json())

@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
-import { createLogger, maskEmail, maskPhone, redactText, withLogContext } from '../src';
+import { LineBuffer, createLogger, maskEmail, maskPhone, redactText, withLogContext } from '../src';
 
 function jsonLogger() {
   const lines: Array<Record<string, unknown>> = [];
@@ -92,5 +93,43 @@ describe('createLogger', () => {
       cause: { message: 'SMTP 550 <j***@example.com> rejected', code: 'EENVELOPE', recipient: '+33******78' },
     });
     expect(lines[0]?.aggregate).toMatchObject({ message: 'all failed for m***@example.com', errors: [{ message: 'push to token for m***@example.com refused' }] });
+  });
+});
+
+describe('standard output', () => {
+  it('gets the lines logged in one turn of the event loop in one write, in order, and each later turn in its own', async () => {
+    const writes: string[] = [];
+    const buffer = new LineBuffer({ write: (text: string) => writes.push(text) });
+
+    buffer.write('one\n');
+    buffer.write('two\n');
+    buffer.write('three\n');
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    buffer.write('four\n');
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(writes).toEqual(['one\ntwo\nthree\n', 'four\n']);
+    buffer.end();
+  });
+
+  // A process logs, then dies before its next turn: the lines still reach standard output.
+  it.each([
+    ['exits at once', "process.exit(3)"],
+    ['throws', "throw new Error('boom')"],
+  ])('keeps the last lines of a process that %s', (_case, ending) => {
+    const script = `
+      const { createLogger } = require('@notofine/logger');
+      const logger = createLogger({ service: 'test', level: 'info', format: 'json' });
+      for (let i = 1; i <= 3; i += 1) logger.info('line ' + i);
+      ${ending};`;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+
+    const messages = child.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { message: string }).message);
+    expect(messages).toEqual(['line 1', 'line 2', 'line 3']);
+    expect(child.status).not.toBe(0);
   });
 });

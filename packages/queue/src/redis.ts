@@ -11,13 +11,17 @@ export type RedisRole = 'producer' | 'worker';
  * - `worker`: waits out outages. BullMQ's blocking commands need `maxRetriesPerRequest: null`.
  *
  * The connection is lazy: call {@link connectRedis} to open it and learn whether Redis is there.
+ *
+ * `autoPipelining`: the commands issued in one turn of the event loop go to Redis in one write, not
+ * one write each. For a connection many concurrent requests share one command at a time (the API's
+ * rate limiter); not for BullMQ's, whose scripts and transactions are its own business.
  */
-export function createRedis(url: string, role: RedisRole, connectionName: string): Redis {
+export function createRedis(url: string, role: RedisRole, connectionName: string, options: { autoPipelining?: boolean } = {}): Redis {
   // Once connected, reconnect for ever (Redis restarts; BullMQ copies this connection's options for
   // its blocking ones). Before, a failure is final: start-up reports it instead of retrying.
   let connected = false;
   const retryStrategy = (times: number): number | null => (connected ? Math.min(times * 100, 2000) : null);
-  const common = { lazyConnect: true, connectionName, connectTimeout: 5000, retryStrategy };
+  const common = { lazyConnect: true, connectionName, connectTimeout: 5000, retryStrategy, enableAutoPipelining: options.autoPipelining ?? false };
   const redis =
     role === 'producer'
       ? new Redis(url, { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000 })

@@ -5,6 +5,7 @@ import { StartupError } from '@notofine/errors';
 import { createLogger, type Logger } from '@notofine/logger';
 import { Metrics } from '@notofine/metrics';
 import { connectNotificationService, type NotificationService } from '@notofine/notifications';
+import { connectRedis, createRedis } from '@notofine/queue';
 import type { Express } from 'express';
 import { ensureApiKey } from './api-keys/api-keys';
 import { createApp } from './app';
@@ -31,13 +32,22 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger({ service: 'api', level: config.log.level, format: config.log.format });
 
-  const { service: notifications, dataSource, redis, queues, close } = await connectNotificationService(config, {
+  const connected = await connectNotificationService(config, {
     name: 'notofine-api',
     redisRole: 'producer',
     logger,
     ...(config.faults.crashAfterCommit !== undefined && { onCommitted: crashAfter(config.faults.crashAfterCommit) }),
   });
+  const { service: notifications, dataSource, redis, queues } = connected;
+  // Every request counts against its caller's limit: those counts share writes on a connection of their own.
+  const limitsRedis = createRedis(config.redis.url, 'producer', 'notofine-api-limits', { autoPipelining: true });
+  const close = async () => {
+    await connected.close();
+    await limitsRedis.quit().catch(() => limitsRedis.disconnect());
+  };
   try {
+    await connectRedis(limitsRedis, config.redis.url);
+    limitsRedis.on('error', (error) => logger.warn('redis connection error', { error, connection: 'rate limits' }));
     if (config.bootstrapApiKey && (await ensureApiKey(dataSource.manager, 'bootstrap', config.bootstrapApiKey))) {
       logger.info('bootstrap API key created');
     }
@@ -49,7 +59,7 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
   let shuttingDown = false;
   let stopped: Promise<void> | undefined;
   const metrics = new Metrics('api');
-  const app = createApp({ config, logger, dataSource, notifications, redis, queues, metrics }, { isShuttingDown: () => shuttingDown });
+  const app = createApp({ config, logger, dataSource, notifications, redis, limitsRedis, queues, metrics }, { isShuttingDown: () => shuttingDown });
 
   let server: Server | null = null;
   if (options.listen !== false) {

@@ -76,7 +76,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
 
   const userTokens = security.userTokenKey && UserTokens.fromConfig(security.userTokenKey, security.userTokenTtlMs);
   app.use(authenticate(deps.dataSource.manager, deps.logger, userTokens));
-  app.use(rateLimit(deps.redis, deps.config.redis.queuePrefix, { perKey: security.keyRateLimit, perUser: security.userRateLimit }, deps.logger));
+  app.use(rateLimit(deps.limitsRedis, deps.config.redis.queuePrefix, { perKey: security.keyRateLimit, perUser: security.userRateLimit }, deps.logger));
   app.use(requireJsonBody);
   const json = { strict: true, type: ['application/json', 'application/*+json'] };
   const bodyJson = express.json({ ...json, limit: deps.config.http.bodyLimitBytes });
@@ -84,12 +84,13 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const batchJson = express.json({ ...json, limit: deps.config.http.batchBodyLimitBytes });
   app.use((req, res, next) => (req.path === BATCH_PATH ? batchJson : bodyJson)(req, res, next));
   app.use(idempotency(deps.dataSource.manager, deps.logger, deps.config.idempotencyTtlMs));
+  // Sends are most of the traffic: their routes are tried first (no two routers share a path).
+  app.use(notificationRoutes(deps));
   app.use(userTokenRoutes(deps, userTokens));
   app.use(userRoutes(deps));
   app.use(deviceRoutes(deps));
   app.use(ticketRoutes(deps));
   app.use(reminderRoutes(deps));
-  app.use(notificationRoutes(deps));
 
   app.use(routeNotFound);
   app.use(errorHandler(deps.logger));

@@ -14,6 +14,8 @@ export interface ApiDeps {
   readonly notifications: NotificationService;
   /** The queue's connection, for readiness. */
   readonly redis: Redis;
+  /** The rate limiter's connection: auto-pipelined, each request's count in the same write as the others'. */
+  readonly limitsRedis: Redis;
   readonly queues: DeliveryQueues;
   readonly metrics: Metrics;
 }

@@ -1,10 +1,11 @@
 import { createSecretKey } from 'node:crypto';
-import { Notification } from '@notofine/db';
+import { ApiKey, Notification } from '@notofine/db';
 import { apiClient } from '@test/api-client';
 import { insertUser } from '@test/factories';
 import { TEST_API_KEY, TEST_USER_TOKEN_SECRET } from '@test/test-environment';
 import { SignJWT } from 'jose';
 import request from 'supertest';
+import { EntityManager } from 'typeorm';
 import { createApiKey, revokeApiKey } from '../src/api-keys/api-keys';
 import { start } from '../src/api-service';
 import { startApi, type ApiHarness } from './api-harness';
@@ -79,6 +80,28 @@ describe('authentication', () => {
     await expectUnauthorized(await apiClient(harness.api.app, unsigned).get(url), /user token is not valid/);
     await expectUnauthorized(await apiClient(harness.api.app, `${header}.${payload}.AAAA`).get(url), /user token is not valid/);
     await expectUnauthorized(await apiClient(harness.api.app, 'a.b.c').get(url), /user token is not valid/);
+  });
+
+  // Under load, a key's cache entry expiring must not turn every request in flight into a lookup.
+  it('looks a key up once for the requests that come with it at the same time, and each gets its answer', async () => {
+    const user = await insertUser(harness.env.db);
+    const { key } = await createApiKey(harness.env.db.manager, 'concurrent', 'admin');
+    const { key: revoked, apiKey: revokedKey } = await createApiKey(harness.env.db.manager, 'concurrent revoked', 'admin');
+    await revokeApiKey(harness.env.db.manager, revokedKey.id);
+    const lookups = jest.spyOn(EntityManager.prototype, 'findOneBy');
+    try {
+      const [answers, refusals] = await Promise.all([
+        Promise.all(Array.from({ length: 12 }, () => apiClient(harness.api.app, key).get(`/users/${user.id}`))),
+        Promise.all(Array.from({ length: 6 }, () => apiClient(harness.api.app, revoked).get(`/users/${user.id}`))),
+      ]);
+
+      expect(answers.map((answer) => answer.status)).toEqual(Array(12).fill(200));
+      for (const refusal of refusals) await expectUnauthorized(refusal, /not valid, or it has been revoked/);
+      const keyLookups = lookups.mock.calls.filter(([entity]) => entity === ApiKey);
+      expect(keyLookups).toHaveLength(2);
+    } finally {
+      lookups.mockRestore();
+    }
   });
 
   it('refuses a user token whose API key was revoked', async () => {

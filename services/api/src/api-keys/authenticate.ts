@@ -52,10 +52,10 @@ export function authenticate(manager: EntityManager, logger: Logger, userTokens:
     return cached && cached.until > Date.now() ? cached.apiKey : undefined;
   };
 
-  const serviceCaller = async (key: string): Promise<ServiceCaller> => {
-    const hash = hashApiKey(key);
-    const cached = cachedKey(hash);
-    if (cached) return cached;
+  // One lookup of a key at a time: when its cache entry expires under load, the requests arriving
+  // meanwhile wait for that lookup instead of each making its own (and its own UPDATE of the key).
+  const lookups = new Map<string, Promise<ServiceCaller>>();
+  const lookUp = async (key: string, hash: string): Promise<ServiceCaller> => {
     const apiKey = await findActiveApiKey(manager, key);
     if (!apiKey) throw new UnauthorizedError('The API key is not valid, or it has been revoked.');
     const caller: ServiceCaller = { kind: 'service', apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
@@ -64,17 +64,26 @@ export function authenticate(manager: EntityManager, logger: Logger, userTokens:
     touchApiKey(manager, apiKey.id).catch((error: unknown) => logger.warn('could not record API key use', { error }));
     return caller;
   };
+  const serviceCaller = async (key: string): Promise<ServiceCaller> => {
+    const hash = hashApiKey(key);
+    const cached = cachedKey(hash);
+    if (cached) return cached;
+    return once(lookups, hash, () => lookUp(key, hash));
+  };
 
+  const minterLookups = new Map<string, Promise<ServiceCaller>>();
+  const lookUpMinter = async (apiKeyId: number): Promise<ServiceCaller> => {
+    const apiKey = await findActiveApiKeyById(manager, apiKeyId);
+    if (!apiKey) throw new UnauthorizedError('The user token was minted by an API key that has been revoked: mint a new one.');
+    const minter: ServiceCaller = { kind: 'service', apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
+    remember(`id:${apiKey.id}`, minter);
+    return minter;
+  };
   const userCaller = async (token: string): Promise<UserCaller> => {
     if (!userTokens) throw new UnauthorizedError('User tokens are not enabled on this service: call with an API key.');
     const claims = await userTokens.verify(token);
-    let minter = cachedKey(`id:${claims.apiKeyId}`);
-    if (!minter) {
-      const apiKey = await findActiveApiKeyById(manager, claims.apiKeyId);
-      if (!apiKey) throw new UnauthorizedError('The user token was minted by an API key that has been revoked: mint a new one.');
-      minter = { kind: 'service', apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
-      remember(`id:${apiKey.id}`, minter);
-    }
+    const cacheKey = `id:${claims.apiKeyId}`;
+    if (!cachedKey(cacheKey)) await once(minterLookups, cacheKey, () => lookUpMinter(claims.apiKeyId));
     return { kind: 'user', userId: claims.userId, apiKeyId: claims.apiKeyId, tokenId: claims.tokenId };
   };
 
@@ -89,6 +98,16 @@ export function authenticate(manager: EntityManager, logger: Logger, userTokens:
     res.locals.caller = credential.includes('.') ? await userCaller(credential) : await serviceCaller(credential);
     next();
   };
+}
+
+/** `run()` for `key`, or the run already under way for it: callers meanwhile share its outcome. */
+function once<T>(running: Map<string, Promise<T>>, key: string, run: () => Promise<T>): Promise<T> {
+  let call = running.get(key);
+  if (!call) {
+    call = run().finally(() => running.delete(key));
+    running.set(key, call);
+  }
+  return call;
 }
 
 /**
