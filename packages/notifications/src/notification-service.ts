@@ -105,6 +105,9 @@ export interface NotificationServiceDeps {
  */
 export const DEFAULT_SEND_BATCHING: MicroBatcherOptions = { maxBatch: 250, maxInFlight: 4 };
 
+/** Batches of reminders claimed and written at the same time by one `processReminders()`. */
+const REMINDER_LOOPS = 2;
+
 /**
  * Everything that creates notifications: one-off sends, ticket notices, reminder runs. The HTTP API
  * calls it, the worker's scheduler and the CLI too, and so can any other Node code.
@@ -280,33 +283,44 @@ export class NotificationService {
     const batchSize = this.deps.reminderBatchSize;
 
     await retireFinishedReminders(this.deps.dataSource.manager, now);
-    // A batch's jobs are queued while the next batch is claimed: Redis and PostgreSQL work at once.
-    let queuing: Promise<void> = Promise.resolve();
-    for (;;) {
-      const { claimed, notifications } = await this.deps.dataSource.transaction(async (manager) => {
-        const claimed = await claimDueReminders(manager, now, batchSize);
-        let wanted = claimed.flatMap((r) => reminderNotifications(r, now));
-        if (wanted.some((n) => this.capsSms(n.channel))) {
-          // Without per-user locks: concurrent runs may each add one SMS past the cap.
-          const over = await this.overSmsCap(manager, [...new Set(wanted.filter((n) => n.channel === 'sms').map((n) => n.userId))], false);
-          wanted = wanted.filter((n) => n.channel !== 'sms' || !over.has(n.userId));
+    // Batch after batch, each claimed, written and queued; a batch's jobs are queued while the next
+    // batch is claimed.
+    const drain = async () => {
+      let queuing: Promise<void> = Promise.resolve();
+      try {
+        for (;;) {
+          const { claimed, notifications } = await this.deps.dataSource.transaction(async (manager) => {
+            const claimed = await claimDueReminders(manager, now, batchSize);
+            let wanted = claimed.flatMap((r) => reminderNotifications(r, now));
+            if (wanted.some((n) => this.capsSms(n.channel))) {
+              // Without per-user locks: concurrent runs may each add one SMS past the cap.
+              const over = await this.overSmsCap(manager, [...new Set(wanted.filter((n) => n.channel === 'sms').map((n) => n.userId))], false);
+              wanted = wanted.filter((n) => n.channel !== 'sms' || !over.has(n.userId));
+            }
+            const notifications = await insertPendingNotifications(manager, wanted);
+            return { claimed, notifications };
+          });
+          if (claimed.length === 0) return;
+
+          await queuing;
+          queuing = this.enqueue(notifications);
+          const notified = new Set(notifications.map((n) => n.reminderId));
+          summary.processed += notified.size;
+          summary.skipped += claimed.length - notified.size;
+          for (const notification of notifications) summary.channels[notification.channel] += 1;
+
+          // Fewer than asked: the rest are due later or being claimed by someone else.
+          if (claimed.length < batchSize) return;
         }
-        const notifications = await insertPendingNotifications(manager, wanted);
-        return { claimed, notifications };
-      });
-      if (claimed.length === 0) break;
-
-      await queuing;
-      queuing = this.enqueue(notifications);
-      const notified = new Set(notifications.map((n) => n.reminderId));
-      summary.processed += notified.size;
-      summary.skipped += claimed.length - notified.size;
-      for (const notification of notifications) summary.channels[notification.channel] += 1;
-
-      // Fewer than asked: the rest are due later or being processed by someone else.
-      if (claimed.length < batchSize) break;
-    }
-    await queuing;
+      } finally {
+        await queuing;
+      }
+    };
+    // Two such loops at once (their claims skip each other's rows): while PostgreSQL claims and
+    // writes one batch, this process renders and queues the other's.
+    const loops = await Promise.allSettled(Array.from({ length: REMINDER_LOOPS }, drain));
+    const failed = loops.find((loop) => loop.status === 'rejected');
+    if (failed) throw failed.reason;
     this.deps.logger.info('reminders processed', { ...summary });
     return summary;
   }
