@@ -104,6 +104,36 @@ describe('authentication', () => {
     }
   });
 
+  it('looks a key in use up again before its cache entry expires, behind the requests, and a revocation still applies within 10 s', async () => {
+    const user = await insertUser(harness.env.db);
+    const { key, apiKey } = await createApiKey(harness.env.db.manager, 'refreshed', 'admin');
+    const client = apiClient(harness.api.app, key);
+    const url = `/users/${user.id}`;
+    const realNow = Date.now.bind(Date);
+    let ahead = 0;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + ahead);
+    const lookups = jest.spyOn(EntityManager.prototype, 'findOneBy');
+    const keyLookups = () => lookups.mock.calls.filter(([entity]) => entity === ApiKey).length;
+    try {
+      expect((await client.get(url)).status).toBe(200);
+      expect(keyLookups()).toBe(1);
+
+      // 9 s later the key is revoked: past the refresh time, within the remembered answer's life.
+      ahead = 9_000;
+      await revokeApiKey(harness.env.db.manager, apiKey.id);
+      expect((await client.get(url)).status).toBe(200); // answered from memory, not after a lookup
+      expect(keyLookups()).toBe(2);
+      await lookups.mock.results.at(-1)?.value;
+      await new Promise((resolve) => setImmediate(resolve));
+
+      // That lookup found the key revoked: refused from the next request on, before the 10 s are up.
+      await expectUnauthorized(await client.get(url), /not valid, or it has been revoked/);
+    } finally {
+      clock.mockRestore();
+      lookups.mockRestore();
+    }
+  });
+
   it('refuses a user token whose API key was revoked', async () => {
     const user = await insertUser(harness.env.db);
     const { apiKey } = await createApiKey(harness.env.db.manager, 'to revoke', 'admin');

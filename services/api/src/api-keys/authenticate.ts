@@ -31,6 +31,13 @@ export const callerOf = (res: Response): Caller => res.locals.caller as Caller;
 
 /** Verified keys are remembered this long, so that a request costs no key lookup; revocation takes as long to apply. */
 const CACHE_TTL_MS = 10_000;
+/**
+ * A remembered key older than this is looked up again in the background by the first request
+ * that uses it (which, like the others meanwhile, goes on with the remembered answer): a key in
+ * use never expires with requests waiting on its lookup, and a revocation still applies within
+ * {@link CACHE_TTL_MS}.
+ */
+const REFRESH_AFTER_MS = 8_000;
 const CACHE_MAX_ENTRIES = 1000;
 
 /** Query parameters under which clients are known to put credentials. */
@@ -42,20 +49,32 @@ const CREDENTIAL_PARAMETERS = new Set(['api_key', 'apikey', 'key', 'access_token
  * active. Only successful lookups are cached, so random keys cannot fill the memory.
  */
 export function authenticate(manager: EntityManager, logger: Logger, userTokens: UserTokens | undefined): RequestHandler {
-  const verified = new Map<string, { apiKey: ServiceCaller; until: number }>();
+  const verified = new Map<string, { apiKey: ServiceCaller; refreshAt: number; until: number }>();
   const remember = (cacheKey: string, apiKey: ServiceCaller) => {
     if (verified.size >= CACHE_MAX_ENTRIES) verified.clear();
-    verified.set(cacheKey, { apiKey, until: Date.now() + CACHE_TTL_MS });
+    const now = Date.now();
+    verified.set(cacheKey, { apiKey, refreshAt: now + REFRESH_AFTER_MS, until: now + CACHE_TTL_MS });
   };
-  const cachedKey = (cacheKey: string): ServiceCaller | undefined => {
-    const cached = verified.get(cacheKey);
-    return cached && cached.until > Date.now() ? cached.apiKey : undefined;
+  // One lookup of a key at a time: the requests arriving meanwhile wait for that lookup (or, when
+  // it is a refresh, go on with the remembered answer) instead of each making its own, and its own
+  // UPDATE of the key.
+  const lookups = new Map<string, Promise<ServiceCaller>>();
+  /** The remembered caller under `cacheKey`, if still valid; past its refresh time, `lookUp` runs in the background. */
+  const cached = (cacheKey: string, lookUp: () => Promise<ServiceCaller>): ServiceCaller | undefined => {
+    const entry = verified.get(cacheKey);
+    const now = Date.now();
+    if (!entry || entry.until <= now) return undefined;
+    if (entry.refreshAt <= now && !lookups.has(cacheKey)) {
+      once(lookups, cacheKey, lookUp).catch((error: unknown) => {
+        // Revoked meanwhile: forgotten at once. Unreachable: the entry runs out its time.
+        if (error instanceof UnauthorizedError) verified.delete(cacheKey);
+        else logger.warn('could not look an API key up again', { error });
+      });
+    }
+    return entry.apiKey;
   };
 
-  // One lookup of a key at a time: when its cache entry expires under load, the requests arriving
-  // meanwhile wait for that lookup instead of each making its own (and its own UPDATE of the key).
-  const lookups = new Map<string, Promise<ServiceCaller>>();
-  const lookUp = async (key: string, hash: string): Promise<ServiceCaller> => {
+  const lookUpKey = async (key: string, hash: string): Promise<ServiceCaller> => {
     const apiKey = await findActiveApiKey(manager, key);
     if (!apiKey) throw new UnauthorizedError('The API key is not valid, or it has been revoked.');
     const caller: ServiceCaller = { kind: 'service', apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
@@ -66,12 +85,10 @@ export function authenticate(manager: EntityManager, logger: Logger, userTokens:
   };
   const serviceCaller = async (key: string): Promise<ServiceCaller> => {
     const hash = hashApiKey(key);
-    const cached = cachedKey(hash);
-    if (cached) return cached;
-    return once(lookups, hash, () => lookUp(key, hash));
+    const lookUp = () => lookUpKey(key, hash);
+    return cached(hash, lookUp) ?? once(lookups, hash, lookUp);
   };
 
-  const minterLookups = new Map<string, Promise<ServiceCaller>>();
   const lookUpMinter = async (apiKeyId: number): Promise<ServiceCaller> => {
     const apiKey = await findActiveApiKeyById(manager, apiKeyId);
     if (!apiKey) throw new UnauthorizedError('The user token was minted by an API key that has been revoked: mint a new one.');
@@ -83,7 +100,8 @@ export function authenticate(manager: EntityManager, logger: Logger, userTokens:
     if (!userTokens) throw new UnauthorizedError('User tokens are not enabled on this service: call with an API key.');
     const claims = await userTokens.verify(token);
     const cacheKey = `id:${claims.apiKeyId}`;
-    if (!cachedKey(cacheKey)) await once(minterLookups, cacheKey, () => lookUpMinter(claims.apiKeyId));
+    const lookUp = () => lookUpMinter(claims.apiKeyId);
+    if (!cached(cacheKey, lookUp)) await once(lookups, cacheKey, lookUp);
     return { kind: 'user', userId: claims.userId, apiKeyId: claims.apiKeyId, tokenId: claims.tokenId };
   };
 
