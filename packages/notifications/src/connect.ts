@@ -1,7 +1,7 @@
 import type { Config } from '@notofine/config';
 import { assertSchemaUpToDate, connectDatabase } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
-import { DeliveryQueues, connectRedis, createRedis, type RedisRole } from '@notofine/queue';
+import { DeliveryQueues, closeRedis, connectRedis, createRedis, type RedisRole } from '@notofine/queue';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { NotificationService, type NotificationServiceDeps } from './notification-service';
@@ -59,7 +59,7 @@ export async function connectNotificationService(
     queues,
     async close() {
       await queues.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await closeRedis(redis);
       await dataSource.destroy();
     },
   };

@@ -5,7 +5,7 @@ import { StartupError } from '@notofine/errors';
 import { createLogger, type Logger } from '@notofine/logger';
 import { Metrics } from '@notofine/metrics';
 import { connectNotificationService, type NotificationService } from '@notofine/notifications';
-import { connectRedis, createRedis } from '@notofine/queue';
+import { closeRedis, connectRedis, createRedis } from '@notofine/queue';
 import type { Express } from 'express';
 import { ensureApiKey } from './api-keys/api-keys';
 import { createApp } from './app';
@@ -43,7 +43,7 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
   const limitsRedis = createRedis(config.redis.url, 'producer', 'notofine-api-limits', { autoPipelining: true });
   const close = async () => {
     await connected.close();
-    await limitsRedis.quit().catch(() => limitsRedis.disconnect());
+    await closeRedis(limitsRedis);
   };
   try {
     await connectRedis(limitsRedis, config.redis.url);

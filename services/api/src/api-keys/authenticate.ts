@@ -1,4 +1,4 @@
-import type { ApiKeyScope } from '@notofine/db';
+import type { ApiKey, ApiKeyScope } from '@notofine/db';
 import { AppError, NotFoundError, UnauthorizedError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
 import type { Request, RequestHandler, Response } from 'express';
@@ -77,7 +77,7 @@ export function authenticate(manager: EntityManager, logger: Logger, userTokens:
   const lookUpKey = async (key: string, hash: string): Promise<ServiceCaller> => {
     const apiKey = await findActiveApiKey(manager, key);
     if (!apiKey) throw new UnauthorizedError('The API key is not valid, or it has been revoked.');
-    const caller: ServiceCaller = { kind: 'service', apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
+    const caller = serviceCallerOf(apiKey);
     remember(hash, caller);
     remember(`id:${apiKey.id}`, caller);
     touchApiKey(manager, apiKey.id).catch((error: unknown) => logger.warn('could not record API key use', { error }));
@@ -92,7 +92,7 @@ export function authenticate(manager: EntityManager, logger: Logger, userTokens:
   const lookUpMinter = async (apiKeyId: number): Promise<ServiceCaller> => {
     const apiKey = await findActiveApiKeyById(manager, apiKeyId);
     if (!apiKey) throw new UnauthorizedError('The user token was minted by an API key that has been revoked: mint a new one.');
-    const minter: ServiceCaller = { kind: 'service', apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
+    const minter = serviceCallerOf(apiKey);
     remember(`id:${apiKey.id}`, minter);
     return minter;
   };
@@ -116,6 +116,11 @@ export function authenticate(manager: EntityManager, logger: Logger, userTokens:
     res.locals.caller = credential.includes('.') ? await userCaller(credential) : await serviceCaller(credential);
     next();
   };
+}
+
+/** The caller an active key's row makes. */
+function serviceCallerOf(apiKey: ApiKey): ServiceCaller {
+  return { kind: 'service', apiKeyId: apiKey.id, apiKeyName: apiKey.name, scope: apiKey.scope };
 }
 
 /** `run()` for `key`, or the run already under way for it: callers meanwhile share its outcome. */
