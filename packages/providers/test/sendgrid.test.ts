@@ -154,6 +154,13 @@ it.each([
   expect(sendgrid.sendCalls()).toBe(1);
 });
 
+it('does not follow a redirect, so the API key goes nowhere else: the 3xx fails the call', async () => {
+  sendgrid.respondWith({ status: 307, headers: { Location: `${sendgrid.url}/elsewhere` } });
+
+  await expect(provider.send(message)).rejects.toMatchObject({ kind: 'fail', message: 'HTTP 307' });
+  expect(sendgrid.requests.map((request) => request.path)).toEqual(['/v3/mail/send']);
+});
+
 it('retries when nothing listens', async () => {
   const nobody = new SendGridEmailProvider({ apiKey: API_KEY, baseUrl: 'http://127.0.0.1:1', from: 'no-reply@notofine.fr', timeoutMs }, logger);
 
