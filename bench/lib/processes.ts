@@ -44,6 +44,18 @@ export function rssOf(pid: number): number {
 }
 
 /**
+ * The Node flags the service's image runs it with (the `CMD` of its Dockerfile, e.g.
+ * `--max-semi-space-size=64`): the bench runs the services as they are deployed.
+ */
+function imageNodeFlags(kind: 'api' | 'worker'): string[] {
+  const dockerfile = readFileSync(join(ROOT, `services/${kind}/Dockerfile`), 'utf8');
+  const command = [...dockerfile.matchAll(/^CMD (\[.*\])\s*$/gm)].map((match) => JSON.parse(match[1]!) as string[]).at(-1) ?? [];
+  const main = command.indexOf(`services/${kind}/dist/main.js`);
+  if (command[0] !== 'node' || main < 0) throw new Error(`services/${kind}/Dockerfile: its CMD does not run node services/${kind}/dist/main.js`);
+  return command.slice(1, main);
+}
+
+/**
  * Starts `services/<kind>/dist/main.js` with the scenario's environment, its output in
  * bench/logs/<name>.log, and waits until its `/readyz` answers 200.
  */
@@ -60,7 +72,7 @@ export async function startService(
   // --cpu-prof is not allowed in NODE_OPTIONS: it goes on the command line.
   const profiling = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
-  const child: ChildProcess = spawn(process.execPath, [...profiling, `services/${kind}/dist/main.js`], {
+  const child: ChildProcess = spawn(process.execPath, [...profiling, ...imageNodeFlags(kind), `services/${kind}/dist/main.js`], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

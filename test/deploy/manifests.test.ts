@@ -571,9 +571,13 @@ describe.each(['api', 'worker'] as const)('services/%s/Dockerfile', (service) =>
     expect(runtime.findIndex((i) => i.name === 'USER')).toBeLessThan(runtime.findIndex((i) => i.name === 'CMD'));
   });
 
-  it('exposes the port config.ts gives it and runs its compiled main', () => {
+  it('exposes the port config.ts gives it and runs its compiled main, with the Node flags npm start uses', () => {
     expect(args('EXPOSE')).toEqual([String(port)]);
-    expect(JSON.parse(args('CMD')[0]!)).toEqual(['node', `services/${service}/dist/main.js`]);
+    const command = JSON.parse(args('CMD')[0]!) as string[];
+    expect(command).toEqual(['node', '--max-semi-space-size=64', `services/${service}/dist/main.js`]);
+    // `npm start` and `npm run start:<service>` run it as the image does (the benchmark reads the CMD).
+    const { scripts } = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    for (const script of ['start', `start:${service}`]) expect(scripts[script]).toContain(command.join(' '));
     expect(existsSync(join(root, `services/${service}/src/main.ts`))).toBe(true);
   });
 
