@@ -5,6 +5,7 @@ import type { Context } from '../lib/context';
 import { createScope, sleep } from '../lib/infra';
 import { Observer } from '../lib/observe';
 import { startService, type ServiceProcess } from '../lib/processes';
+import { measureProviderCalls } from '../lib/provider-calls';
 import { row, verdict, type ScenarioResult } from '../lib/report';
 import { CHANNELS, channelOf, seedSealedDevices, seedUsers } from '../lib/seed';
 import { fmt, ratio, round } from '../lib/stats';
@@ -24,6 +25,14 @@ export async function runDelivery(ctx: Context): Promise<ScenarioResult> {
   const n = settings.deliveryN;
   console.log(`\n== ${NAME}: ${fmt(n)} notifications, ${settings.deliveryWorkers} worker process(es)`);
   const baseline = await measureBaseline(settings, 'before delivery');
+  // What the providers' SDKs cost per call, alone: the floor under the worker's CPU per notification.
+  const calls = await measureProviderCalls(loopbacks.env, settings.quick ? 1_000 : 4_000);
+  const sdkMixMs = (calls.emailMs + calls.smsMs + calls.pushMs) / 3;
+  const sdkOnlyPerSecond = 1000 / sdkMixMs;
+  const ms = (value: number) => round(value, 3);
+  console.log(
+    `  one provider call, caller's CPU: ${calls.providers.email} ${ms(calls.emailMs)} ms, ${calls.providers.sms} ${ms(calls.smsMs)} ms, ${calls.providers.push} ${ms(calls.pushMs)} ms; bare node:http ${ms(calls.bareHttpMs)} ms, fetch ${ms(calls.bareFetchMs)} ms`,
+  );
 
   const scope = await createScope(settings, 'delivery');
   const workers: ServiceProcess[] = [];
@@ -128,11 +137,25 @@ export async function runDelivery(ctx: Context): Promise<ScenarioResult> {
         row(NAME, 'worker CPU per notification; cores busy (worker / PostgreSQL / Redis / bench+loopbacks)', `${workerCpuMsPerNotification} ms`, {
           baseline: `${workerCores} / ${observation.cpu.postgresCores} / ${observation.cpu.redisCores} / ${loopbackCores} of ${String(observation.cpu.machineBusyPct)}% busy`,
         }),
+        row(
+          NAME,
+          `one provider call alone, caller's CPU (${calls.concurrency} at a time): ${calls.providers.email} / ${calls.providers.sms} / ${calls.providers.push} SDK`,
+          `${ms(calls.emailMs)} / ${ms(calls.smsMs)} / ${ms(calls.pushMs)} ms`,
+          {
+            baseline: `node:http ${ms(calls.bareHttpMs)} ms, fetch ${ms(calls.bareFetchMs)} ms`,
+            ratio: `${[calls.emailMs, calls.smsMs, calls.pushMs].map((cost) => ratio(cost, calls.bareHttpMs)).join(' / ')}× node:http`,
+          },
+        ),
+        row(NAME, "a core making the mix's SDK calls and nothing else (no queue, no database)", `${fmt(sdkOnlyPerSecond)} calls/s`, {
+          baseline: `Worker ${fmt(baseline.processPerSecond)}/s`,
+          ratio: `${ratio(sdkOnlyPerSecond, baseline.processPerSecond)}×`,
+        }),
       ],
       details: {
         notifications: n,
         users,
         baseline,
+        providerCallCosts: { ...calls, mixMs: round(sdkMixMs, 4), sdkOnlyPerSecond: round(sdkOnlyPerSecond) },
         enqueue: { seconds: round(enqueueSeconds, 2), perSecond: round(enqueuePerSecond) },
         delivery: {
           seconds: round(deliverySeconds, 2),
