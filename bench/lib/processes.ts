@@ -47,7 +47,7 @@ export function rssOf(pid: number): number {
  * The Node flags the service's image runs it with (the `CMD` of its Dockerfile, e.g.
  * `--max-semi-space-size=64`): the bench runs the services as they are deployed.
  */
-function imageNodeFlags(kind: 'api' | 'worker'): string[] {
+export function imageNodeFlags(kind: 'api' | 'worker'): string[] {
   const dockerfile = readFileSync(join(ROOT, `services/${kind}/Dockerfile`), 'utf8');
   const command = [...dockerfile.matchAll(/^CMD (\[.*\])\s*$/gm)].map((match) => JSON.parse(match[1]!) as string[]).at(-1) ?? [];
   const main = command.indexOf(`services/${kind}/dist/main.js`);

@@ -1,0 +1,65 @@
+import { Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type * as ApiService from '../../services/api/dist/api-service';
+import { BENCH_API_KEY } from './infra';
+
+// Run under valgrind by bench/instructions.ts: the built API in process, then `requests` requests
+// of one route from a keep-alive client, 100 at a time. Arguments: the route, the number of requests.
+
+const CONCURRENCY = 100;
+const USERS = 100;
+
+async function main(): Promise<void> {
+  const [route, count] = process.argv.slice(2);
+  const requests = Number(count);
+  // The built service, as it is deployed (the bench measures dist/, not the sources).
+  const { start } = (await import('../../services/api/dist/api-service.js')) as typeof ApiService;
+  const api = await start({ listen: false });
+  const server = api.app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const post = (path: string, payload: unknown, key: string | null) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const body = JSON.stringify(payload);
+      const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...(key && { authorization: `Bearer ${key}` }) };
+      const req = request({ agent, host: '127.0.0.1', port, method: 'POST', path, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  const users: number[] = [];
+  for (let i = 0; i < USERS; i += 1) {
+    const created = await post('/users', { full_name: `Instructions ${i}`, email: `instructions${i}@example.org` }, BENCH_API_KEY);
+    if (created.status !== 201) throw new Error(`POST /users answered ${created.status}: ${created.body}`);
+    users.push((JSON.parse(created.body) as { id: number }).id);
+  }
+  const key = route === 'refused' ? null : BENCH_API_KEY;
+  const statuses = new Map<number, number>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < requests) {
+        const i = next++;
+        const { status } = await post('/notifications/send', { user_id: users[i % USERS], channel: 'email', message: `Votre contravention REF${i} est à régler.` }, key);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    }),
+  );
+  console.error(`answered ${[...statuses].map(([status, n]) => `${n} × ${status}`).join(', ')}`);
+  agent.destroy();
+  server.close();
+  await api.stop();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
