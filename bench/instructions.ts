@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { createScope, prepareDatabase } from './lib/infra';
+import { childEnv, createScope, prepareDatabase } from './lib/infra';
 import { imageNodeFlags } from './lib/processes';
 import { readSettings, ROOT } from './lib/settings';
 
@@ -32,7 +32,7 @@ function countInstructions(env: Record<string, string>, route: Route, requests: 
   const run = spawnSync(
     'valgrind',
     ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', process.execPath, ...imageNodeFlags('api'), '--import', 'tsx', child, route, String(requests)],
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    { cwd: ROOT, env: childEnv(env), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
   );
   if (run.error) throw new Error(`valgrind could not run (${run.error.message}): apt-get install valgrind`);
   const refs = /I\s+refs:\s+([\d,]+)/.exec(run.stderr)?.[1];

@@ -17,6 +17,14 @@ export const BENCH_API_KEY = 'nfk_bench_0123456789abcdefghijklmnop';
 
 const SCOPE_PREFIX = 'bench_';
 
+/**
+ * The environment of a process the bench starts: the variables given, with PATH and HOME to find
+ * its tools, and nothing else of the bench's own environment.
+ */
+export function childEnv(env: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env };
+}
+
 /** A scenario's own slice of PostgreSQL (a schema) and Redis (a BullMQ prefix), removed by `cleanup`. */
 export interface Scope {
   /** Schema name and queue prefix. */
@@ -121,7 +129,7 @@ export async function createScope(settings: Settings, scenario: string): Promise
   };
   const migrate = spawnSync(process.execPath, ['packages/db/dist/cli/migrate.js'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...serviceEnv, NODE_ENV: 'development' },
+    env: childEnv({ ...serviceEnv, NODE_ENV: 'development' }),
     encoding: 'utf8',
   });
   if (migrate.status !== 0) throw new Error(`migrations failed for ${id}: ${migrate.stderr || migrate.stdout}`);

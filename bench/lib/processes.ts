@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, httpRequest, sleep } from './infra';
+import { childEnv, freePort, httpRequest, sleep } from './infra';
 import { BENCH_DIR, ROOT } from './settings';
 
 export const LOG_DIR = join(BENCH_DIR, 'logs');
@@ -74,13 +74,11 @@ export async function startService(
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
   const child: ChildProcess = spawn(process.execPath, [...profiling, ...imageNodeFlags(kind), `services/${kind}/dist/main.js`], {
     cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/root',
+    env: childEnv({
       ...env,
       HOST: '127.0.0.1',
       ...(kind === 'api' ? { PORT: String(port), HEALTH_PORT: '0' } : { PORT: '0', HEALTH_PORT: String(port) }),
-    },
+    }),
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

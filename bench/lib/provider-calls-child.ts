@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'bench-provider-calls', level: 'error', format: 'json' });
   const providers = createProviders(config.providers, logger, 'https://api.notofine.example');
   const agent = new Agent({ keepAlive: true });
-  // The bare calls go to the Vonage loopback, which answers any path.
+  // The bare calls go to the Vonage loopback, which answers any path. Written out on purpose (not
+  // the bench's httpRequest, with its timeout): the baseline is node:http and nothing more.
   const target = new URL('/sms/json', process.env.VONAGE_BASE_URL);
   const body = JSON.stringify({ to: '33612345678', from: 'Notofine', text: 'Notofine : votre contravention REF1 est à régler.' });
   const bareHttp = () =>

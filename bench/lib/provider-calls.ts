@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
+import { childEnv } from './infra';
 
 /** What one provider call costs its caller in CPU, next to a bare HTTP call to the same loopback. */
 export interface ProviderCallCosts {
@@ -23,7 +24,7 @@ export interface ProviderCallCosts {
  */
 export function measureProviderCalls(providerEnv: Record<string, string>, calls: number): Promise<ProviderCallCosts> {
   const child = fork(join(__dirname, 'provider-calls-child.ts'), [String(calls)], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...providerEnv },
+    env: childEnv(providerEnv),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {

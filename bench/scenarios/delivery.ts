@@ -1,6 +1,6 @@
 import { loadConfig } from '@notofine/config';
 import { insertPendingNotifications, type NewNotification } from '@notofine/db';
-import { DeliveryQueues, createRedis } from '@notofine/queue';
+import { DeliveryQueues, closeRedis, createRedis } from '@notofine/queue';
 import type { Context } from '../lib/context';
 import { createScope, sleep } from '../lib/infra';
 import { Observer } from '../lib/observe';
@@ -178,7 +178,7 @@ export async function runDelivery(ctx: Context): Promise<ScenarioResult> {
   } finally {
     for (const worker of workers) await worker.stop();
     await queues?.close();
-    await redis.quit().catch(() => redis.disconnect());
+    await closeRedis(redis);
     await scope.cleanup();
   }
 }
