@@ -29,7 +29,9 @@ let providers: ScriptedProviders;
 let worker: WorkerService | undefined;
 
 beforeAll(async () => {
-  env = await createTestEnvironment({ PUBLIC_BASE_URL, DIGEST_WINDOW_MS: '1500', TWILIO_AUTH_TOKEN: TWILIO_TOKEN, VONAGE_SIGNATURE_SECRET: VONAGE_SECRET });
+  // The digest window must outlast a few sends in a row on a slow, cold machine (1.5 s did not,
+  // once, in a fresh clone's first run), and stay well inside waitFor's 10 s.
+  env = await createTestEnvironment({ PUBLIC_BASE_URL, DIGEST_WINDOW_MS: '4000', TWILIO_AUTH_TOKEN: TWILIO_TOKEN, VONAGE_SIGNATURE_SECRET: VONAGE_SECRET });
   api = await startApi({ config: env.config, logger: env.logger, listen: false });
   client = apiClient(api.app);
   queues = openDeliveryQueues(env);
