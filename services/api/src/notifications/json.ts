@@ -1,6 +1,16 @@
 import type { Notification } from '@notofine/db';
 import type { TicketNotificationResult } from '@notofine/notifications';
 
+/**
+ * A date as JSON.stringify would write it, written here: the serializer calls each Date's toJSON
+ * back from native code, the slow way round, five times a notification.
+ */
+function iso(date: Date): string;
+function iso(date: Date | null): string | null;
+function iso(date: Date | null): string | null {
+  return date === null ? null : date.toISOString();
+}
+
 export function notificationJson(notification: Notification) {
   return {
     id: notification.id,
@@ -15,11 +25,11 @@ export function notificationJson(notification: Notification) {
     attempts: notification.attempts,
     provider: notification.provider,
     provider_message_id: notification.providerMessageId,
-    sent_at: notification.sentAt,
+    sent_at: iso(notification.sentAt),
     delivery_status: notification.deliveryStatus,
-    delivery_status_at: notification.deliveryStatusAt,
+    delivery_status_at: iso(notification.deliveryStatusAt),
     delivery_error: notification.deliveryError,
-    scheduled_at: notification.scheduledAt,
+    scheduled_at: iso(notification.scheduledAt),
     urgent: notification.urgent,
     critical: notification.critical,
     digest_key: notification.digestKey,
@@ -28,8 +38,8 @@ export function notificationJson(notification: Notification) {
     fallback_channels: notification.fallbackChannels ?? [],
     fallback_from_id: notification.fallbackFromId,
     fallback_to_id: notification.fallbackToId,
-    created_at: notification.createdAt,
-    updated_at: notification.updatedAt,
+    created_at: iso(notification.createdAt),
+    updated_at: iso(notification.updatedAt),
   };
 }
 
