@@ -369,6 +369,24 @@ describe('fallback channels', () => {
     expect(sent.push.calls).toHaveLength(0);
   });
 
+  it('checks the daily SMS cap when a fallback SMS comes to be sent: past it, the SMS is not sent and the chain goes on', async () => {
+    const sent = await startTheWorker();
+    sent.email.script(failWith('fail', 'mailbox does not exist'));
+    const user = await userWith();
+    const cap = env.config.security.smsDailyCap;
+    await env.db.query(`INSERT INTO notifications (user_id, channel, message, status, attempts, sent_at) SELECT $1, 'sms', 'Déjà envoyé', 'sent', 1, now() FROM generate_series(1, $2)`, [user.id, cap]);
+
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Votre amende', fallback: ['sms', 'push'] }).expect(202);
+    const failed = await untilFinal(body.id);
+    const sms = await untilFinal(failed.fallbackToId!);
+    const push = await untilFinal(sms.fallbackToId!);
+
+    expect(cap).toBeGreaterThan(0);
+    expect(sms).toMatchObject({ channel: 'sms', status: 'failed', errorMessage: `The user reached the daily cap of ${cap} SMS.`, attempts: 0, fallbackChannels: ['push'] });
+    expect(push).toMatchObject({ channel: 'push', status: 'sent', fallbackFromId: sms.id });
+    expect([sent.sms.calls.length, sent.push.calls.length]).toEqual([0, 1]);
+  });
+
   it('ends the chain failed when every channel fails, each notification naming the next', async () => {
     const sent = await startTheWorker();
     sent.email.script(failWith('fail', 'mailbox does not exist'));
@@ -510,6 +528,28 @@ describe('opting out', () => {
     expect(row).toMatchObject({ status: 'cancelled', errorMessage: 'The user unsubscribed from sms.' });
     expect(critical.status).toBe('sent');
     expect(sent.sms.calls.map((call) => call.notificationId)).toEqual([notice.id]);
+  });
+
+  it('cancels at sending time a notification on a channel the user turned off after it was accepted; a critical one and a reminder\'s still go', async () => {
+    await stopTheWorker();
+    const user = await userWith({ quietHoursStart: null, quietHoursEnd: null });
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Avant' }).expect(202);
+    const { body: notice } = await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Avis de majoration', critical: true }).expect(202);
+    await client.post(`/users/${user.id}/reminders`, { frequency_days: 7, channels: ['email'], message: 'Rappel hebdomadaire' }).expect(201);
+    await client.post('/reminders/process').expect(200);
+    const reminded = await env.db.manager.findOneByOrFail(Notification, { userId: user.id, message: 'Rappel hebdomadaire' });
+    await client.put(`/users/${user.id}/preferences`, { channels: { email: false } }).expect(200);
+
+    const sent = await startTheWorker();
+    const row = await untilFinal(body.id);
+    const critical = await untilFinal(notice.id);
+    const reminder = await untilFinal(reminded.id);
+
+    expect(row).toMatchObject({ status: 'cancelled', errorMessage: 'The user turned email off in their preferences.', attempts: 0 });
+    expect(critical).toMatchObject({ status: 'sent', critical: true });
+    // Reminders carry their own channels: the preferences are not theirs.
+    expect(reminder.status).toBe('sent');
+    expect(sent.email.calls.map((call) => call.notificationId).sort((a, b) => a - b)).toEqual([notice.id, reminded.id].sort((a, b) => a - b));
   });
 
   it('turns SMS off on a signed STOP reply and on again on START (Vonage inbound webhook), and ignores an unsigned one; critical notices still go', async () => {

@@ -46,6 +46,23 @@ describe('the daily SMS cap per user (SMS_DAILY_CAP)', () => {
     expect(await smsOf(user)).toBe(3);
   });
 
+  it('does not count SMS that were never sent: cancelled, or failed before any provider call', async () => {
+    const user = await insertUser(harness.env.db);
+    await sendSms(user).expect(202);
+    await sendSms(user).expect(202);
+    await sendSms(user).expect(429);
+    const [first, second] = await harness.env.db.manager.find(Notification, { where: { userId: user.id }, order: { id: 'ASC' } });
+    await harness.env.db.query(`UPDATE notifications SET status = 'cancelled' WHERE id = $1`, [first!.id]);
+    await harness.env.db.query(`UPDATE notifications SET status = 'failed', attempts = 0 WHERE id = $1`, [second!.id]);
+    await sendSms(user).expect(202);
+    await sendSms(user).expect(202);
+    // Failed after a provider call: it may have cost a message, and counts.
+    await harness.env.db.query(`UPDATE notifications SET status = 'failed', attempts = 1 WHERE user_id = $1 AND status = 'pending'`, [user.id]);
+
+    await sendSms(user).expect(429);
+    expect(await smsOf(user)).toBe(4);
+  });
+
   it('holds against concurrent sends: exactly the cap is accepted', async () => {
     const user = await insertUser(harness.env.db);
 

@@ -100,6 +100,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     providerTimeoutMs: config.providers.timeoutMs + 1000,
     leaseMs: config.delivery.leaseMs,
     maxThrottles: config.providers.maxThrottles,
+    smsDailyCap: config.security.smsDailyCap,
     senders,
     pauseChannel: (channel: Channel, ms: number) => queues.queue(channel).rateLimit(ms),
     enqueue: (deliveries: readonly Delivery[]) => queues.enqueue(deliveries),

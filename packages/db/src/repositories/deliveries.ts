@@ -30,6 +30,13 @@ export interface DeliveryTarget {
   readonly quietHours: { readonly start: string; readonly end: string; readonly email: boolean } | null;
   /** Whether the user unsubscribed from this notification's channel. */
   readonly optedOut: boolean;
+  /**
+   * Whether the user has turned this notification's channel off in their preferences (never for a
+   * reminder's notification: reminders carry their own channels).
+   */
+  readonly turnedOff: boolean;
+  /** The failed notification this one stands in for, on the next channel of its fallback chain. */
+  readonly fallbackFromId: number | null;
 }
 
 interface DeliveryRow {
@@ -55,6 +62,8 @@ interface DeliveryRow {
   quiet_hours_end: string | null;
   quiet_hours_email: boolean;
   opted_out: boolean;
+  turned_off: boolean;
+  fallback_from_id: number | null;
 }
 
 /** A device's push token as the table holds it: sealed, or in clear on a row not sealed yet. */
@@ -104,10 +113,13 @@ export async function claimDeliveries(
        SET lease_token = $2, lease_until = now() + $3 * interval '1 millisecond'
        WHERE id = ANY($1::bigint[]) AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
          AND NOT EXISTS (${DIGEST_LEADER_BEFORE})
-       RETURNING id, user_id, channel, message, subject, html, status, attempts, created_at, scheduled_at, urgent, critical, digest_key
+       RETURNING id, user_id, channel, message, subject, html, status, attempts, created_at, scheduled_at, urgent, critical, digest_key, reminder_id, fallback_from_id
      )
      SELECT c.*, u.email, u.phone, u.locale, u.timezone, u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
             CASE c.channel WHEN 'email' THEN u.email_opted_out_at IS NOT NULL WHEN 'sms' THEN u.sms_opted_out_at IS NOT NULL ELSE false END AS opted_out,
+            c.reminder_id IS NULL AND EXISTS (
+              SELECT 1 FROM user_channel_preferences p WHERE p.user_id = c.user_id AND p.channel = c.channel AND NOT p.enabled
+            ) AS turned_off,
             CASE WHEN c.channel = 'push' THEN (
               SELECT json_agg(json_build_object('hash', d.token_hash, 'ciphertext', d.token_ciphertext, 'keyId', d.token_key_id, 'legacyToken', d.token) ORDER BY d.id)
               FROM devices d WHERE d.user_id = c.user_id AND d.disabled_at IS NULL
@@ -163,6 +175,8 @@ function targetFromRow(row: DeliveryRow, token: string): DeliveryTarget {
     digestKey: row.digest_key,
     quietHours: row.quiet_hours_start && row.quiet_hours_end ? { start: row.quiet_hours_start, end: row.quiet_hours_end, email: row.quiet_hours_email } : null,
     optedOut: row.opted_out,
+    turnedOff: row.turned_off,
+    fallbackFromId: row.fallback_from_id,
   };
 }
 

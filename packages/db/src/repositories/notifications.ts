@@ -201,8 +201,9 @@ export interface SmsCount {
 }
 
 /**
- * SMS notifications created for each of `userIds` since `since`, whatever became of them.
- * With `lock`, first takes a transaction-scoped lock per user, so that concurrent senders to one
+ * SMS notifications created for each of `userIds` since `since` that were or may still be sent:
+ * not those cancelled, nor those failed before any provider call (a fallback SMS refused by the
+ * cap among them). With `lock`, first takes a transaction-scoped lock per user, so that concurrent senders to one
  * user count one after the other: call it inside the transaction that inserts.
  */
 export async function countRecentSms(manager: EntityManager, userIds: readonly number[], since: Date, options: { lock?: boolean } = {}): Promise<Map<number, SmsCount>> {
@@ -213,6 +214,7 @@ export async function countRecentSms(manager: EntityManager, userIds: readonly n
   const rows: Array<{ user_id: string; count: string; oldest: Date }> = await manager.query(
     `SELECT user_id, count(*) AS count, min(created_at) AS oldest FROM notifications
      WHERE user_id = ANY($1::bigint[]) AND created_at > $2 AND channel = 'sms'
+       AND status <> 'cancelled' AND NOT (status = 'failed' AND attempts = 0)
      GROUP BY user_id`,
     [[...userIds], since],
   );

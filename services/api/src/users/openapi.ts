@@ -75,7 +75,7 @@ export const userApi: ApiDomain = {
       method: 'put',
       path: '/users/:userId/preferences',
       summary: 'Set a user\'s channel preferences',
-      description: 'Changes the channels named (at least one); the others keep their setting. Reminders do not follow these: their channels are their own.',
+      description: 'Changes the channels named (at least one); the others keep their setting. A notification still pending on a channel turned off is cancelled when its turn comes (unless critical). Reminders do not follow these: their channels are their own.',
       access: apiKey('admin', 'self'),
       body: { dto: PreferencesBody },
       responses: { 200: json('The preferences as changed.', ref('Preferences')), 404: NOT_FOUND },

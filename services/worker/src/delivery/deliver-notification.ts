@@ -1,5 +1,6 @@
 import {
   claimDigestMembers,
+  countRecentSms,
   isDatabaseUnavailable,
   recordCancelled,
   recordNotDelivered,
@@ -29,6 +30,8 @@ export interface DeliveryDeps {
   readonly leaseMs: number;
   /** How many times a job may be put back because its provider throttled, before it fails. */
   readonly maxThrottles: number;
+  /** SMS a user may be sent in any 24 hours (0: no cap), checked here for fallback SMS, which the API never saw. */
+  readonly smsDailyCap: number;
   readonly senders: Readonly<Record<Channel, ChannelSender>>;
   /** Holds back a channel's whole queue for a while (the provider asked us to slow down, or PostgreSQL is gone). */
   readonly pauseChannel: (channel: Channel, ms: number) => Promise<void>;
@@ -42,6 +45,8 @@ export type DeliveryOutcome = 'sent' | 'already-final' | 'missing' | 'leased-els
 
 /** A job that runs this much ahead of its notification's planned time is put back, delayed. */
 const EARLY_TOLERANCE_MS = 1000;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Longest pause a provider's throttling may impose on a queue. */
 const MAX_THROTTLE_MS = 10 * 60_000;
@@ -77,12 +82,13 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
   if (typeof claim === 'string') return notClaimed(claim, notificationId, deps);
   let target = claim;
 
-  // Unsubscribed since it was accepted: it is not sent (a critical notice is).
-  if (target.optedOut && !target.critical) {
-    if (await persistently(() => recordCancelled(deps.manager, target, `The user unsubscribed from ${target.channel}.`))) {
+  // Unsubscribed, or the channel turned off, since it was accepted: it is not sent (a critical notice is).
+  const declined = target.critical ? null : target.optedOut ? `The user unsubscribed from ${target.channel}.` : target.turnedOff ? `The user turned ${target.channel} off in their preferences.` : null;
+  if (declined) {
+    if (await persistently(() => recordCancelled(deps.manager, target, declined))) {
       deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'cancelled' });
     }
-    deps.logger.info('notification cancelled: the user unsubscribed', { notification_id: target.id, channel: target.channel });
+    deps.logger.info('notification cancelled: the user no longer takes this channel', { notification_id: target.id, channel: target.channel, reason: declined });
     return 'cancelled';
   }
   // Not its time: a job run early (queued again without its delay), or quiet hours begun since.
@@ -94,6 +100,13 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
     await job.moveToDelayed(notBefore.getTime(), token);
     deps.logger.info('notification put back until its time', { notification_id: target.id, until: notBefore.toISOString() });
     throw new DelayedError();
+  }
+  // A fallback SMS comes after the send was accepted: the daily cap is checked now; past it, the chain goes on.
+  if (target.channel === 'sms' && target.fallbackFromId !== null && (await pastSmsCap(deps, target))) {
+    const errorMessage = `The user reached the daily cap of ${deps.smsDailyCap} SMS.`;
+    await recordOutcome(deps, target, { errorMessage, final: true, attempted: false, provider: null });
+    deps.logger.warn('fallback SMS not sent: the user reached the daily cap', { notification_id: target.id, cap: deps.smsDailyCap });
+    throw new UnrecoverableError(errorMessage);
   }
   // A digest goes out as one message with every member of its group that is due.
   const members = target.digestKey ? await claimDigestMembers(deps.manager, target, deps.leaseMs) : [];
@@ -147,6 +160,14 @@ function notClaimed(refusal: ClaimRefusal, notificationId: number, deps: Deliver
       deps.logger.info('notification held by another attempt, not sent twice', { notification_id: notificationId });
       return 'leased-elsewhere';
   }
+}
+
+/** Whether the SMS cap leaves no room for this one: the user's other SMS of the last 24 hours fill it. */
+async function pastSmsCap(deps: DeliveryDeps, target: DeliveryTarget): Promise<boolean> {
+  if (deps.smsDailyCap <= 0) return false;
+  const recent = await persistently(() => countRecentSms(deps.manager, [target.userId], new Date(Date.now() - DAY_MS)));
+  // The count includes this notification.
+  return (recent.get(target.userId)?.count ?? 0) > deps.smsDailyCap;
 }
 
 async function recordFailure(
