@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Notification, Reminder, User } from '@notofine/db';
 import { UnsubscribeLinks } from '@notofine/notifications';
-import type { Accepted, SmsMessage } from '@notofine/providers';
+import { ProviderError, type Accepted, type EmailMessage, type SmsMessage } from '@notofine/providers';
 import { apiClient, type ApiClient } from '@test/api-client';
 import { insertDevice, insertReminder, insertTicket, insertUser } from '@test/factories';
 import { failWith, heldCall, ScriptedProviders } from '@test/scripted-providers';
@@ -384,6 +384,28 @@ describe('fallback channels', () => {
     expect(cap).toBeGreaterThan(0);
     expect(sms).toMatchObject({ channel: 'sms', status: 'failed', errorMessage: `The user reached the daily cap of ${cap} SMS.`, attempts: 0, fallbackChannels: ['push'] });
     expect(push).toMatchObject({ channel: 'push', status: 'sent', fallbackFromId: sms.id });
+    expect([sent.sms.calls.length, sent.push.calls.length]).toEqual([0, 1]);
+  });
+
+  it('hands a stand-in the user declined after the send was accepted over to the next channel: cancelled, the chain goes on', async () => {
+    const sent = await startTheWorker();
+    const held = heldCall<EmailMessage, Accepted>(() => {
+      throw new ProviderError('fail', 'mailbox does not exist');
+    });
+    sent.email.script(held.step);
+    const user = await userWith();
+    const { body } = await client.post('/notifications/send', { user_id: user.id, channel: 'email', message: 'Votre amende', fallback: ['sms', 'push'] }).expect(202);
+    await held.reached;
+    await client.put(`/users/${user.id}/preferences`, { channels: { sms: false } }).expect(200);
+    held.release();
+
+    const failed = await untilFinal(body.id);
+    const sms = await untilFinal(failed.fallbackToId!);
+    const push = await untilFinal(sms.fallbackToId!);
+
+    expect(body.fallback_channels).toEqual(['sms', 'push']);
+    expect(sms).toMatchObject({ channel: 'sms', status: 'cancelled', errorMessage: 'The user turned sms off in their preferences.', attempts: 0, fallbackToId: push.id });
+    expect(push).toMatchObject({ channel: 'push', status: 'sent', fallbackFromId: sms.id, fallbackChannels: null });
     expect([sent.sms.calls.length, sent.push.calls.length]).toEqual([0, 1]);
   });
 

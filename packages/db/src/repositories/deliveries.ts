@@ -230,21 +230,22 @@ export async function recordSent(
 
 /**
  * Records an attempt that did not deliver, and releases the lease: the row keeps `pending` with
- * the error when it will be retried, or becomes `failed` when `final`.
+ * the error when it will be retried, or becomes `failed` when `final` (`cancelled` with
+ * `cancelled`: the user declined its channel since it was accepted).
  *
  * @param attempted - whether a provider was called (a throttled or never-made call is not an attempt)
  */
 export async function recordNotDelivered(
   manager: EntityManager,
   target: Pick<DeliveryTarget, 'id' | 'leaseToken'>,
-  outcome: { errorMessage: string; final: boolean; attempted: boolean; provider: string | null },
+  outcome: { errorMessage: string; final: boolean; attempted: boolean; provider: string | null; cancelled?: boolean },
 ): Promise<{ recorded: boolean; fallback: FallbackDelivery | null }> {
-  // A notification that fails for good with a fallback chain hands over to the next channel, in
-  // the same statement: no crash can leave it failed without its stand-in.
+  // A notification that fails for good (or is cancelled) with a fallback chain hands over to the
+  // next channel, in the same statement: no crash can leave it failed without its stand-in.
   const rows: Array<{ id: number | null; fallback_id: number | null; fallback_channel: Channel | null }> = await manager.query(
     `WITH failed AS (
        UPDATE notifications
-       SET status = CASE WHEN $4 THEN 'failed' ELSE status END,
+       SET status = CASE WHEN $4 THEN (CASE WHEN $7 THEN 'cancelled' ELSE 'failed' END) ELSE status END,
            error_message = $3,
            attempts = attempts + CASE WHEN $5 THEN 1 ELSE 0 END,
            provider = coalesce($6, provider),
@@ -267,7 +268,7 @@ export async function recordNotDelivered(
        RETURNING id, channel
      )
      SELECT f.id, s.id AS fallback_id, s.channel AS fallback_channel FROM failed f LEFT JOIN stand_in s ON true`,
-    [target.id, target.leaseToken, outcome.errorMessage, outcome.final, outcome.attempted, outcome.provider],
+    [target.id, target.leaseToken, outcome.errorMessage, outcome.final, outcome.attempted, outcome.provider, outcome.cancelled ?? false],
   );
   const [row] = rows;
   return {
@@ -276,24 +277,11 @@ export async function recordNotDelivered(
   };
 }
 
-/** The notification that takes over on the next channel of a failed one's fallback chain. */
+/** The notification that takes over on the next channel of a failed (or cancelled) one's fallback chain. */
 export interface FallbackDelivery {
   readonly id: number;
   readonly channel: Channel;
   readonly fallbackFromId: number;
-}
-
-/**
- * Ends a claimed notification without sending it (the user unsubscribed from its channel
- * meanwhile): `cancelled`, with the reason, and the lease released.
- */
-export async function recordCancelled(manager: EntityManager, target: Pick<DeliveryTarget, 'id' | 'leaseToken'>, reason: string): Promise<boolean> {
-  const [, count]: [unknown, number] = await manager.query(
-    `UPDATE notifications SET status = 'cancelled', error_message = $3, lease_token = NULL, lease_until = NULL, updated_at = now()
-     WHERE id = $1 AND status = 'pending' AND lease_token = $2`,
-    [target.id, target.leaseToken, reason],
-  );
-  return count === 1;
 }
 
 /**

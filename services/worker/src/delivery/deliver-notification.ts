@@ -2,7 +2,6 @@ import {
   claimDigestMembers,
   countRecentSms,
   isDatabaseUnavailable,
-  recordCancelled,
   recordNotDelivered,
   releaseDelivery,
   type Channel,
@@ -84,11 +83,10 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
 
   // Unsubscribed, or the channel turned off, since it was accepted: it is not sent (a critical notice is).
   const declined = target.critical ? null : target.optedOut ? `The user unsubscribed from ${target.channel}.` : target.turnedOff ? `The user turned ${target.channel} off in their preferences.` : null;
+  // One with a fallback chain hands over to its next channel, as a failure would.
   if (declined) {
-    if (await persistently(() => recordCancelled(deps.manager, target, declined))) {
-      deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'cancelled' });
-    }
     deps.logger.info('notification cancelled: the user no longer takes this channel', { notification_id: target.id, channel: target.channel, reason: declined });
+    await recordOutcome(deps, target, { errorMessage: declined, final: true, attempted: false, provider: null, cancelled: true });
     return 'cancelled';
   }
   // Not its time: a job run early (queued again without its delay), or quiet hours begun since.
@@ -225,14 +223,14 @@ async function recordFailure(
 }
 
 /**
- * Records an attempt that did not deliver, and counts the notification when it becomes `failed`;
+ * Records an attempt that did not deliver, and counts the notification when it becomes `failed` (or `cancelled`);
  * queues its stand-in when it has a fallback channel (the sweeper does if Redis cannot now).
  */
 async function recordOutcome(deps: DeliveryDeps, target: DeliveryTarget, outcome: Parameters<typeof recordNotDelivered>[2]): Promise<void> {
   const { recorded, fallback } = await persistently(() => recordNotDelivered(deps.manager, target, outcome));
-  if (recorded && outcome.final) deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'failed' });
+  if (recorded && outcome.final) deps.metrics.notificationsFinished.inc({ channel: target.channel, status: outcome.cancelled ? 'cancelled' : 'failed' });
   if (fallback) {
-    deps.logger.info('notification failed, trying its fallback channel', { notification_id: target.id, fallback_id: fallback.id, channel: fallback.channel });
+    deps.logger.info('notification not delivered, trying its fallback channel', { notification_id: target.id, fallback_id: fallback.id, channel: fallback.channel });
     await deps.enqueue([fallback]).catch((error: unknown) => deps.logger.warn('could not queue the fallback now: the sweeper will', { error, notification_id: fallback.id }));
   }
 }
