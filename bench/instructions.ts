@@ -67,8 +67,9 @@ function profile(env: Record<string, string>, route: Route, requests: number): v
   const summaries = readdirSync(dir)
     .filter((name) => name.endsWith('.cpuprofile'))
     .map((name) => summariseProfile(join(dir, name), 30));
-  const main = summaries.sort((a, b) => b.totalMs - a.totalMs).find((summary) => summary.byPackage.some((entry) => entry.name.startsWith('@notofine/')));
-  if (main) console.log(renderProfile(main));
+  const main = summaries.find((summary) => summary.onStack.some((entry) => entry.name === 'services/api'));
+  if (!main) throw new Error(`no profile in ${dir} has the API on its stacks`);
+  console.log(renderProfile(main));
 }
 
 async function main(): Promise<void> {
