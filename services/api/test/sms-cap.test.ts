@@ -63,6 +63,19 @@ describe('the daily SMS cap per user (SMS_DAILY_CAP)', () => {
     expect(await smsOf(user)).toBe(4);
   });
 
+  it('counts a digest of SMS, sent as one message, once', async () => {
+    const user = await insertUser(harness.env.db);
+    await harness.env.db.query(
+      `INSERT INTO notifications (user_id, channel, message, status, attempts, provider, provider_message_id, sent_at, digest_key)
+       SELECT $1, 'sms', 'Rappel ' || n, 'sent', 1, 'vonage', 'digest-message-1', now(), 'rappels' FROM generate_series(1, 3) AS n`,
+      [user.id],
+    );
+
+    await sendSms(user).expect(202);
+    await sendSms(user).expect(429);
+    expect(await smsOf(user)).toBe(4);
+  });
+
   it('holds against concurrent sends: exactly the cap is accepted', async () => {
     const user = await insertUser(harness.env.db);
 

@@ -201,9 +201,9 @@ export interface SmsCount {
 }
 
 /**
- * SMS notifications created for each of `userIds` since `since` that were or may still be sent:
- * not those cancelled, nor those failed before any provider call (a fallback SMS refused by the
- * cap among them). With `lock`, first takes a transaction-scoped lock per user, so that
+ * SMS created for each of `userIds` since `since` that were or may still be sent: not those
+ * cancelled, nor those failed before any provider call (a fallback SMS refused by the cap among
+ * them); the notifications of a digest, sent as one message, count once. With `lock`, first takes a transaction-scoped lock per user, so that
  * concurrent senders to one user count one after the other: call it inside the transaction that
  * inserts.
  */
@@ -213,7 +213,10 @@ export async function countRecentSms(manager: EntityManager, userIds: readonly n
     await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('notofine:sms-cap:' || id, 0)) FROM unnest($1::bigint[]) AS id ORDER BY id`, [[...userIds]]);
   }
   const rows: Array<{ user_id: string; count: string; oldest: Date }> = await manager.query(
-    `SELECT user_id, count(*) AS count, min(created_at) AS oldest FROM notifications
+    // A digest's notifications are recorded with the one provider message they went out as.
+    `SELECT user_id, count(DISTINCT CASE WHEN provider_message_id IS NULL THEN id::text ELSE coalesce(provider, '') || ':' || provider_message_id END) AS count,
+            min(created_at) AS oldest
+     FROM notifications
      WHERE user_id = ANY($1::bigint[]) AND created_at > $2 AND channel = 'sms'
        AND status <> 'cancelled' AND NOT (status = 'failed' AND attempts = 0)
      GROUP BY user_id`,
