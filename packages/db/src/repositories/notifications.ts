@@ -203,9 +203,9 @@ export interface SmsCount {
 /**
  * SMS created for each of `userIds` since `since` that were or may still be sent: not those
  * cancelled, nor those failed before any provider call (a fallback SMS refused by the cap among
- * them); the notifications of a digest, sent as one message, count once. With `lock`, first takes a transaction-scoped lock per user, so that
- * concurrent senders to one user count one after the other: call it inside the transaction that
- * inserts.
+ * them); the notifications of a digest, sent as one message, count once. With `lock`, first
+ * takes a transaction-scoped lock per user, so that concurrent senders to one user count one after
+ * the other: call it inside the transaction that inserts.
  */
 export async function countRecentSms(manager: EntityManager, userIds: readonly number[], since: Date, options: { lock?: boolean } = {}): Promise<Map<number, SmsCount>> {
   if (userIds.length === 0) return new Map();
