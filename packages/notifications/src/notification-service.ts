@@ -6,6 +6,7 @@ import {
   cancelNotification,
   claimDueReminders,
   countRecentSms,
+  SMS_CAP_WINDOW_MS,
   lockDigest,
   pendingDigestTime,
   retireFinishedReminders,
@@ -379,13 +380,13 @@ export class NotificationService {
     const sms = accepted.flatMap((item) => (this.capsSms(item.wanted.channel) ? [{ userId: item.recipient.userId, index: item.index }] : []));
     if (sms.length === 0) return [];
     const cap = this.deps.smsDailyCap!;
-    const recent = await countRecentSms(manager, [...new Set(sms.map((item) => item.userId))], new Date(Date.now() - DAY_MS), { lock: true });
+    const recent = await countRecentSms(manager, [...new Set(sms.map((item) => item.userId))], new Date(Date.now() - SMS_CAP_WINDOW_MS), { lock: true });
     const added = new Map<number, number>();
     const refused: RefusedInput[] = [];
     for (const { userId, index } of sms) {
       const sent = recent.get(userId);
       const count = (sent?.count ?? 0) + (added.get(userId) ?? 0);
-      if (count >= cap) refused.push({ index, error: smsCapReached(userId, cap, new Date((sent?.oldest ?? new Date()).getTime() + DAY_MS)) });
+      if (count >= cap) refused.push({ index, error: smsCapReached(userId, cap, new Date((sent?.oldest ?? new Date()).getTime() + SMS_CAP_WINDOW_MS)) });
       else added.set(userId, (added.get(userId) ?? 0) + 1);
     }
     return refused;
@@ -394,10 +395,10 @@ export class NotificationService {
   /** The users among `userIds` who reached the SMS cap, each with when they may be sent one again. */
   private async overSmsCap(manager: EntityManager, userIds: readonly number[], lock: boolean): Promise<Map<number, Date>> {
     const cap = this.deps.smsDailyCap ?? 0;
-    const counts = await countRecentSms(manager, userIds, new Date(Date.now() - DAY_MS), { lock });
+    const counts = await countRecentSms(manager, userIds, new Date(Date.now() - SMS_CAP_WINDOW_MS), { lock });
     const over = new Map<number, Date>();
     for (const [userId, { count, oldest }] of counts) {
-      if (count >= cap) over.set(userId, new Date(oldest.getTime() + DAY_MS));
+      if (count >= cap) over.set(userId, new Date(oldest.getTime() + SMS_CAP_WINDOW_MS));
     }
     return over;
   }
@@ -435,8 +436,6 @@ export class NotificationService {
     }
   }
 }
-
-const DAY_MS = 86_400_000;
 
 /** What became of one send: its notification, or why it was refused. */
 type SendOutcome = { readonly notification: Notification } | { readonly error: unknown };

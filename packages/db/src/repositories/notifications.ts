@@ -194,6 +194,9 @@ export async function resetFailedNotification(manager: EntityManager, id: number
   return current?.status ?? null;
 }
 
+/** The window of the daily SMS cap: a user may be sent so many SMS in any such span. */
+export const SMS_CAP_WINDOW_MS = 86_400_000;
+
 /** How many SMS notifications each user was given since `since`, and when the oldest of them was. */
 export interface SmsCount {
   readonly count: number;

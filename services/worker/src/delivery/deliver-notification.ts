@@ -4,6 +4,7 @@ import {
   isDatabaseUnavailable,
   recordNotDelivered,
   releaseDelivery,
+  SMS_CAP_WINDOW_MS,
   type Channel,
   type ClaimRefusal,
   type DeliveryTarget,
@@ -45,8 +46,6 @@ export type DeliveryOutcome = 'sent' | 'already-final' | 'missing' | 'leased-els
 /** A job that runs this much ahead of its notification's planned time is put back, delayed. */
 const EARLY_TOLERANCE_MS = 1000;
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-
 /** Longest pause a provider's throttling may impose on a queue. */
 const MAX_THROTTLE_MS = 10 * 60_000;
 /** How long a queue waits before trying again while PostgreSQL cannot be reached. */
@@ -81,9 +80,9 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
   if (typeof claim === 'string') return notClaimed(claim, notificationId, deps);
   let target = claim;
 
-  // Unsubscribed, or the channel turned off, since it was accepted: it is not sent (a critical notice is).
-  const declined = target.critical ? null : target.optedOut ? `The user unsubscribed from ${target.channel}.` : target.turnedOff ? `The user turned ${target.channel} off in their preferences.` : null;
-  // One with a fallback chain hands over to its next channel, as a failure would.
+  // Unsubscribed, or the channel turned off, since it was accepted: it is not sent (a critical
+  // notice is). One with a fallback chain hands over to its next channel, as a failure would.
+  const declined = declinedReason(target);
   if (declined) {
     deps.logger.info('notification cancelled: the user no longer takes this channel', { notification_id: target.id, channel: target.channel, reason: declined });
     await recordOutcome(deps, target, { errorMessage: declined, final: true, attempted: false, provider: null, cancelled: true });
@@ -160,10 +159,18 @@ function notClaimed(refusal: ClaimRefusal, notificationId: number, deps: Deliver
   }
 }
 
+/** Why the user no longer takes this notification on its channel, or null when they do (always for a critical notice). */
+function declinedReason(target: DeliveryTarget): string | null {
+  if (target.critical) return null;
+  if (target.optedOut) return `The user unsubscribed from ${target.channel}.`;
+  if (target.turnedOff) return `The user turned ${target.channel} off in their preferences.`;
+  return null;
+}
+
 /** Whether the SMS cap leaves no room for this one: the user's other SMS of the last 24 hours fill it. */
 async function pastSmsCap(deps: DeliveryDeps, target: DeliveryTarget): Promise<boolean> {
   if (deps.smsDailyCap <= 0) return false;
-  const recent = await persistently(() => countRecentSms(deps.manager, [target.userId], new Date(Date.now() - DAY_MS)));
+  const recent = await persistently(() => countRecentSms(deps.manager, [target.userId], new Date(Date.now() - SMS_CAP_WINDOW_MS)));
   // The count includes this notification.
   return (recent.get(target.userId)?.count ?? 0) > deps.smsDailyCap;
 }
