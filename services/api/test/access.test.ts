@@ -18,17 +18,14 @@ afterAll(async () => {
   await harness.stop();
 });
 
-/** A token signed like the API's, with the claims given (to forge expired or odd ones). */
-function signToken(claims: { sub: string; akid: number; exp: number }, secret = TEST_USER_TOKEN_SECRET): Promise<string> {
-  return new SignJWT({ akid: claims.akid })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuer('notofine')
-    .setAudience('notofine-api')
-    .setSubject(claims.sub)
-    .setJti('test')
-    .setIssuedAt()
-    .setExpirationTime(claims.exp)
-    .sign(createSecretKey(Buffer.from(secret)));
+/**
+ * A token signed like the API's, with the claims given (to forge expired or odd ones); issued now
+ * unless `iat` says otherwise (`null`: no `iat` at all).
+ */
+function signToken(claims: { sub: string; akid: number; exp: number; iat?: number | null }, secret = TEST_USER_TOKEN_SECRET): Promise<string> {
+  const jwt = new SignJWT({ akid: claims.akid }).setProtectedHeader({ alg: 'HS256' }).setIssuer('notofine').setAudience('notofine-api').setSubject(claims.sub).setJti('test');
+  if (claims.iat !== null) jwt.setIssuedAt(claims.iat);
+  return jwt.setExpirationTime(claims.exp).sign(createSecretKey(Buffer.from(secret)));
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -80,6 +77,47 @@ describe('authentication', () => {
     await expectUnauthorized(await apiClient(harness.api.app, unsigned).get(url), /user token is not valid/);
     await expectUnauthorized(await apiClient(harness.api.app, `${header}.${payload}.AAAA`).get(url), /user token is not valid/);
     await expectUnauthorized(await apiClient(harness.api.app, 'a.b.c').get(url), /user token is not valid/);
+  });
+
+  // A token is signed by us, but a leaked signing secret, a backend minting by hand or a lifetime
+  // shortened since must not make a token outlive USER_TOKEN_TTL_MS (15 min in these tests).
+  it('refuses a well-signed token that would live longer than USER_TOKEN_TTL_MS, was issued in the future or has no issue time', async () => {
+    const user = await insertUser(harness.env.db);
+    const { apiKey } = await createApiKey(harness.env.db.manager, 'long-lived minter', 'admin');
+    const claims = { sub: String(user.id), akid: apiKey.id };
+    const now = nowSeconds();
+    const url = `/users/${user.id}`;
+
+    const longest = await signToken({ ...claims, iat: now, exp: now + 15 * 60 });
+    const aDay = await signToken({ ...claims, iat: now, exp: now + 86_400 });
+    const backdated = await signToken({ ...claims, iat: now - 3600, exp: now + 60 });
+    const fromTheFuture = await signToken({ ...claims, iat: now + 3600, exp: now + 3600 + 60 });
+    const withoutIssueTime = await signToken({ ...claims, iat: null, exp: now + 60 });
+
+    await apiClient(harness.api.app, longest).get(url).expect(200);
+    await expectUnauthorized(await apiClient(harness.api.app, aDay).get(url), /valid longer than this service allows/);
+    await expectUnauthorized(await apiClient(harness.api.app, backdated).get(url), /expired|valid longer than this service allows/);
+    await expectUnauthorized(await apiClient(harness.api.app, fromTheFuture).get(url), /issued in the future/);
+    await expectUnauthorized(await apiClient(harness.api.app, withoutIssueTime).get(url), /not valid/);
+  });
+
+  // Number() reads all of these as the user's id; only its plain decimal writing names the user.
+  it.each([
+    ['with a leading zero', (id: number) => `0${id}`],
+    ['with a plus sign', (id: number) => `+${id}`],
+    ['with spaces around it', (id: number) => ` ${id} `],
+    ['as a decimal', (id: number) => `${id}.0`],
+    ['with an exponent', (id: number) => `${id}e0`],
+    ['in hexadecimal', (id: number) => `0x${id.toString(16)}`],
+    ['past the safe integers', () => '9007199254740993'],
+    ['as zero', () => '0'],
+    ['empty', () => ''],
+  ])('refuses a well-signed token whose sub is the user id written %s', async (_case, writeSub) => {
+    const user = await insertUser(harness.env.db);
+    const { apiKey } = await createApiKey(harness.env.db.manager, 'odd subjects', 'admin');
+    const token = await signToken({ sub: writeSub(user.id), akid: apiKey.id, exp: nowSeconds() + 60 });
+
+    await expectUnauthorized(await apiClient(harness.api.app, token).get(`/users/${user.id}`), /does not name a user|not valid/);
   });
 
   // Under load, a key's cache entry expiring must not turn every request in flight into a lookup.

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import type { UserTokenKey } from '@notofine/config';
 import { UnauthorizedError } from '@notofine/errors';
-import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 
 const ISSUER = 'notofine';
 const AUDIENCE = 'notofine-api';
@@ -43,7 +43,7 @@ export class UserTokens {
   /** A token for `userId`, valid `ttlMs` (at most the configured lifetime). */
   async mint(userId: number, apiKeyId: number, ttlMs = this.maxTtlMs): Promise<{ token: string; expiresAt: Date; expiresInSeconds: number }> {
     const issuedAt = Math.floor(Date.now() / 1000);
-    const expiresInSeconds = Math.max(1, Math.floor(Math.min(ttlMs, this.maxTtlMs) / 1000));
+    const expiresInSeconds = lifetimeSeconds(Math.min(ttlMs, this.maxTtlMs));
     const expiresAt = issuedAt + expiresInSeconds;
     const token = await new SignJWT({ akid: apiKeyId })
       .setProtectedHeader({ alg: this.algorithm, typ: 'JWT' })
@@ -58,31 +58,60 @@ export class UserTokens {
   }
 
   /**
-   * The claims of a valid token.
+   * The claims of a valid token. Its lifetime (`exp` - `iat`) may not exceed the configured one,
+   * whoever signed it and whenever: a token minted by hand with the secret, or before the lifetime
+   * was shortened, is refused. `sub` must be the user id in plain decimal digits, and `akid` a
+   * positive whole number.
    *
    * @throws {@link UnauthorizedError} saying why the token is refused (expired, bad signature, ...)
    */
   async verify(token: string): Promise<UserTokenClaims> {
+    const maxLifetimeSeconds = lifetimeSeconds(this.maxTtlMs);
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, this.verifyingKey, {
+      ({ payload } = await jwtVerify(token, this.verifyingKey, {
         algorithms: [this.algorithm],
         issuer: ISSUER,
         audience: AUDIENCE,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
-        requiredClaims: ['sub', 'exp', 'jti'],
-      });
-      const userId = Number(payload.sub);
-      const apiKeyId = payload.akid;
-      if (!Number.isSafeInteger(userId) || userId < 1 || typeof apiKeyId !== 'number' || !Number.isSafeInteger(apiKeyId)) {
-        throw new UnauthorizedError('The user token does not name a user: mint a new one with POST /users/{id}/tokens.');
-      }
-      return { userId, apiKeyId, tokenId: payload.jti!, expiresAt: new Date(payload.exp! * 1000) };
+        // Also requires `iat`, and refuses one in the future (beyond the clock tolerance).
+        maxTokenAge: maxLifetimeSeconds,
+        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+      }));
     } catch (error) {
-      if (error instanceof UnauthorizedError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new UnauthorizedError('The user token has expired: mint a new one with POST /users/{id}/tokens.');
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'iat' && error.reason === 'check_failed') {
+        throw new UnauthorizedError('The user token was issued in the future: check the clock of the server that minted it, and mint a new one.');
+      }
       throw new UnauthorizedError('The user token is not valid (malformed, wrongly signed, or not issued by this service).');
     }
+    if (payload.exp! - payload.iat! > maxLifetimeSeconds) {
+      throw new UnauthorizedError(
+        `The user token would be valid longer than this service allows (${maxLifetimeSeconds} s, USER_TOKEN_TTL_MS): mint a new one with POST /users/{id}/tokens.`,
+      );
+    }
+    const userId = positiveSafeInteger(payload.sub);
+    const apiKeyId = payload.akid;
+    if (userId === null || typeof apiKeyId !== 'number' || !Number.isSafeInteger(apiKeyId) || apiKeyId < 1 || typeof payload.jti !== 'string' || payload.jti === '') {
+      throw new UnauthorizedError('The user token does not name a user: mint a new one with POST /users/{id}/tokens.');
+    }
+    return { userId, apiKeyId, tokenId: payload.jti, expiresAt: new Date(payload.exp! * 1000) };
   }
+}
+
+/** The lifetime in whole seconds a token may have, as {@link UserTokens.mint} counts it. */
+function lifetimeSeconds(ttlMs: number): number {
+  return Math.max(1, Math.floor(ttlMs / 1000));
+}
+
+/**
+ * A positive safe integer written in plain decimal digits (`42`), or null: `042`, `+42`, ` 42`,
+ * `42.0`, `4.2e1` and `0x2a` all read as 42 to `Number()`, and none of them is the id `42`.
+ */
+function positiveSafeInteger(value: unknown): number | null {
+  if (typeof value !== 'string' || !/^[1-9]\d{0,15}$/.test(value)) return null;
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : null;
 }
 
 function algorithmOf(key: KeyObject): string {
