@@ -33,12 +33,15 @@ export class UnsubscribeLinks {
   verify(token: string): { userId: number; channel: OptOutChannel } | null {
     const [encoded, signature] = token.split('.');
     if (!encoded || !signature || token.split('.').length !== 2) return null;
+    // The decoder skips what is not base64url: only the one writing the service makes is taken.
     const payload = Buffer.from(encoded, 'base64url').toString('utf8');
+    if (Buffer.from(payload).toString('base64url') !== encoded) return null;
     const expected = Buffer.from(this.sign(payload));
     const given = Buffer.from(signature);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
     const match = /^([1-9]\d{0,15})\.(email|sms)$/.exec(payload);
-    return match ? { userId: Number(match[1]), channel: match[2] as OptOutChannel } : null;
+    const userId = Number(match?.[1]);
+    return match && Number.isSafeInteger(userId) ? { userId, channel: match[2] as OptOutChannel } : null;
   }
 
   private sign(payload: string): string {

@@ -45,6 +45,20 @@ describe('UnsubscribeLinks', () => {
     expect(links.verify(token)).toBeNull();
   });
 
+  // The signature covers the decoded payload: a token must be its one writing, or the same link
+  // would have any number of forms (padding, characters the decoder skips, a trailing NUL).
+  it.each([
+    ['with base64 padding', (encoded: string) => `${encoded}==`],
+    ['with a character the decoder skips', (encoded: string) => `${encoded.slice(0, 4)}!${encoded.slice(4)}`],
+    ['with a space', (encoded: string) => `${encoded.slice(0, 4)} ${encoded.slice(4)}`],
+  ])('refuses a token whose payload is written %s, its signature kept', (_case, rewrite) => {
+    const [encoded, signature] = links.token(42, 'email').split('.');
+    const rewritten = `${rewrite(encoded!)}.${signature}`;
+
+    expect(Buffer.from(rewrite(encoded!), 'base64url').toString()).toBe('42.email');
+    expect(links.verify(rewritten)).toBeNull();
+  });
+
   it('refuses a payload signed with the secret that names no channel a link can unsubscribe from, or no user', () => {
     // Signed as the service signs, so that only the payload's shape can refuse it.
     const signed = (payload: string) => `${Buffer.from(payload).toString('base64url')}.${createHmac('sha256', SECRET).update(`unsubscribe:${payload}`).digest('base64url')}`;
@@ -53,5 +67,6 @@ describe('UnsubscribeLinks', () => {
     expect(links.verify(signed('42.push'))).toBeNull();
     expect(links.verify(signed('0.email'))).toBeNull();
     expect(links.verify(signed('42'))).toBeNull();
+    expect(links.verify(signed('9007199254740993.email'))).toBeNull();
   });
 });

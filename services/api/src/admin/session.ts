@@ -8,6 +8,8 @@ export const SESSION_COOKIE = 'notofine_admin';
 
 /** A verified session is trusted this long before its key is looked up again (revocation takes as long). */
 const KEY_CHECK_TTL_MS = 10_000;
+/** API replicas' clocks may disagree by this much. */
+const CLOCK_TOLERANCE_MS = 5_000;
 
 /**
  * Operators' browser sessions: a browser cannot send a bearer header, so an operator logs in once
@@ -39,16 +41,22 @@ export class AdminSessions {
     return `${payload}.${this.sign(payload)}`;
   }
 
-  /** The key id of a valid session, or null (forged, expired, key revoked or no longer admin). */
+  /**
+   * The key id of a valid session, or null (forged, expired, key revoked or no longer admin). A
+   * cookie signed to last longer than `ttlMs` from now (issued while the lifetime was longer) is
+   * not valid either, and numbers are taken only as {@link issue} writes them.
+   */
   async verify(cookie: string | undefined, now = Date.now()): Promise<number | null> {
-    const match = cookie === undefined ? null : /^(\d{1,12})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
+    const match = cookie === undefined ? null : /^([1-9]\d{0,15})\.([1-9]\d{0,11})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
     if (!match) return null;
     const [, id, expires, signature] = match;
     const expected = Buffer.from(this.sign(`${id}.${expires}`));
     if (!timingSafeEqual(expected, Buffer.from(signature!))) return null;
-    if (Number(expires) * 1000 <= now) return null;
+    const expiresAt = Number(expires) * 1000;
+    if (expiresAt <= now || expiresAt > now + this.ttlMs + CLOCK_TOLERANCE_MS) return null;
 
     const apiKeyId = Number(id);
+    if (!Number.isSafeInteger(apiKeyId)) return null;
     if ((this.checked.get(apiKeyId) ?? 0) > now) return apiKeyId;
     const apiKey = await this.manager.findOneBy(ApiKey, { id: apiKeyId, revokedAt: IsNull() });
     if (apiKey?.scope !== 'admin') return null;
