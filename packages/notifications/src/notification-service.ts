@@ -27,7 +27,7 @@ import type { Logger } from '@notofine/logger';
 import type { DeliveryQueues } from '@notofine/queue';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { quietUntil } from './quiet-hours';
-import { HOW_TO_REACH, unreachableReason } from './reachability';
+import { HOW_TO_REACH, unprovenReason, unreachableReason } from './reachability';
 import { renderUnpaidSummary } from './reminder-summary';
 import { renderTemplate } from './templates';
 
@@ -587,7 +587,10 @@ function reachableFallbacks(recipient: Recipient, fallback: readonly Channel[] |
   return usable.length > 0 ? usable : null;
 }
 
-/** The notifications a claimed reminder produces: one per enabled channel that reaches the user. */
+/**
+ * The notifications a claimed reminder produces: one per enabled channel that reaches the user
+ * (and, for a text written with a user token, on an address the user proved).
+ */
 function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotification[] {
   let message: string;
   let subject: string | null;
@@ -602,6 +605,7 @@ function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotific
   }
   return reminder.channels
     .filter((channel) => unreachableReason(reminder, channel) === null && !reminder.optedOut[channel])
+    .filter((channel) => !reminder.textFromUserToken || unprovenReason(reminder, channel) === null)
     .map((channel) => ({
       userId: reminder.userId,
       channel,
@@ -610,6 +614,7 @@ function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotific
       ticketId: reminder.ticketId,
       reminderId: reminder.id,
       scheduledAt: quietUntil(channel, reminder.quietHours, reminder.timezone, now),
+      textFromUserToken: reminder.textFromUserToken,
     }));
 }
 

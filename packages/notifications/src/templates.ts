@@ -4,9 +4,23 @@ import { CHANNELS, type Channel } from '@notofine/db';
 import { ValidationError } from '@notofine/errors';
 import { formatDate, formatEuros, today } from './format';
 
-/** The kinds of message there are templates for, one file per kind and language in `templates/`. */
+/** The kinds of message senders may render, one file per kind and language in `templates/`. */
 export const TEMPLATE_KINDS = ['ticket_due', 'ticket_overdue', 'ticket_paid', 'reminder_summary', 'payment_link'] as const;
 export type TemplateKind = (typeof TEMPLATE_KINDS)[number];
+
+/**
+ * The kinds of message only the service itself writes (a verification code), in `templates/` too:
+ * a send cannot name them.
+ */
+export const SERVICE_TEMPLATE_KINDS = ['contact_verification'] as const;
+export type ServiceTemplateKind = (typeof SERVICE_TEMPLATE_KINDS)[number];
+
+type AnyKind = TemplateKind | ServiceTemplateKind;
+const ALL_KINDS: readonly AnyKind[] = [...TEMPLATE_KINDS, ...SERVICE_TEMPLATE_KINDS];
+const isKnownKind = (value: unknown): value is AnyKind => (ALL_KINDS as readonly unknown[]).includes(value);
+
+/** What a verification code's message shows of the code where it is kept (the row, the API): not the code. */
+export const MASKED_CODE = '******';
 
 /** The user a message is written for: their locale picks the language and the formats. */
 export interface TemplateUser {
@@ -28,14 +42,14 @@ export const DEFAULT_TEMPLATE_LANGUAGE = 'fr';
 /** Where the template files are: `packages/notifications/templates`, from `src/` (tests) as from `dist/`. */
 export const TEMPLATES_DIRECTORY = join(__dirname, '..', 'templates');
 
-type ValueType = 'reference' | 'name' | 'cents' | 'count' | 'date' | 'url';
+type ValueType = 'reference' | 'name' | 'cents' | 'count' | 'date' | 'url' | 'code';
 
 /**
  * What `data` holds for each kind; `?` marks an optional variable. Templates see the values
  * formatted for the user's locale, amounts without their `_cents` suffix: `amount_cents` is
  * `{{amount}}`, `due_date` a date in words.
  */
-const DATA_VARIABLES: Readonly<Record<TemplateKind, Readonly<Record<string, ValueType | `${ValueType}?`>>>> = {
+const DATA_VARIABLES: Readonly<Record<AnyKind, Readonly<Record<string, ValueType | `${ValueType}?`>>>> = {
   ticket_due: { reference: 'reference', amount_cents: 'cents', due_date: 'date', url: 'url?', full_name: 'name?' },
   ticket_overdue: {
     reference: 'reference',
@@ -48,16 +62,19 @@ const DATA_VARIABLES: Readonly<Record<TemplateKind, Readonly<Record<string, Valu
   ticket_paid: { reference: 'reference', amount_cents: 'cents', full_name: 'name?' },
   reminder_summary: { count: 'count', total_cents: 'cents', due_date: 'date', reference: 'reference', url: 'url?', full_name: 'name?' },
   payment_link: { url: 'url', reference: 'reference', amount_cents: 'cents?', due_date: 'date?', full_name: 'name?' },
+  // Nothing else, and above all nothing a user token wrote: the message goes to an address not proven yet.
+  contact_verification: { code: 'code', minutes: 'count' },
 };
 
 /** Conditions computed from the data, usable only as sections: `{{#plural}}…{{/plural}}`, `{{^plural}}…{{/plural}}`. */
-const CONDITIONS: Readonly<Record<TemplateKind, readonly string[]>> = {
+const CONDITIONS: Readonly<Record<AnyKind, readonly string[]>> = {
   ticket_due: [],
   ticket_overdue: [],
   ticket_paid: [],
   // plural: more than one ticket; overdue: the next due date is past, in the user's time zone.
   reminder_summary: ['plural', 'overdue'],
   payment_link: [],
+  contact_verification: [],
 };
 
 const VALUE_CHECKS: Readonly<Record<ValueType, { readonly valid: (value: unknown) => boolean; readonly expected: string }>> = {
@@ -67,6 +84,7 @@ const VALUE_CHECKS: Readonly<Record<ValueType, { readonly valid: (value: unknown
   count: { valid: (value) => Number.isSafeInteger(value) && (value as number) >= 1, expected: 'must be a whole number, 1 or more' },
   date: { valid: isIsoDate, expected: 'must be a date written YYYY-MM-DD' },
   url: { valid: isWebUrl, expected: 'must be an http or https URL of at most 2048 characters' },
+  code: { valid: (value) => typeof value === 'string' && (/^\d{6}$/.test(value) || value === MASKED_CODE), expected: `must be six digits, or ${MASKED_CODE}` },
 };
 
 function isLine(value: unknown, maxLength: number): boolean {
@@ -181,7 +199,7 @@ interface CompiledTemplate {
 }
 
 /** Compiled templates by language, then kind. */
-export type TemplateSet = ReadonlyMap<string, ReadonlyMap<TemplateKind, CompiledTemplate>>;
+export type TemplateSet = ReadonlyMap<string, ReadonlyMap<AnyKind, CompiledTemplate>>;
 
 const FILE_NAME = /^([a-z_]+)\.([a-z]{2,3})\.json$/;
 
@@ -199,11 +217,11 @@ export function loadTemplates(directory: string): TemplateSet {
     throw new Error(`Message templates: cannot read the directory ${directory}`, { cause: error });
   }
   const problems: string[] = [];
-  const templates = new Map<string, Map<TemplateKind, CompiledTemplate>>();
+  const templates = new Map<string, Map<AnyKind, CompiledTemplate>>();
   for (const fileName of fileNames) {
     const [, kind = '', language = ''] = FILE_NAME.exec(fileName) ?? [];
-    if (!isTemplateKind(kind)) {
-      problems.push(`${fileName}: not named <kind>.<language>.json with a kind among ${TEMPLATE_KINDS.join(', ')}`);
+    if (!isKnownKind(kind)) {
+      problems.push(`${fileName}: not named <kind>.<language>.json with a kind among ${ALL_KINDS.join(', ')}`);
       continue;
     }
     let json: unknown;
@@ -218,10 +236,10 @@ export function loadTemplates(directory: string): TemplateSet {
     problems.push(...fileProblems.map((problem) => `${fileName}: ${problem}`));
     if (fileProblems.length === 0) templates.set(language, (templates.get(language) ?? new Map()).set(kind, template));
   }
-  const languages = new Set(fileNames.map((name) => FILE_NAME.exec(name)).filter((match) => isTemplateKind(match?.[1])).map((match) => match?.[2] ?? ''));
+  const languages = new Set(fileNames.map((name) => FILE_NAME.exec(name)).filter((match) => isKnownKind(match?.[1])).map((match) => match?.[2] ?? ''));
   if (!languages.has(DEFAULT_TEMPLATE_LANGUAGE)) problems.push(`no ${DEFAULT_TEMPLATE_LANGUAGE} templates: ${DEFAULT_TEMPLATE_LANGUAGE} is the language of users whose own has none`);
   for (const language of languages) {
-    for (const kind of TEMPLATE_KINDS) {
+    for (const kind of ALL_KINDS) {
       if (!fileNames.includes(`${kind}.${language}.json`)) problems.push(`${kind}.${language}.json is missing: every language has every kind`);
     }
   }
@@ -229,7 +247,7 @@ export function loadTemplates(directory: string): TemplateSet {
   return templates;
 }
 
-function compileTemplate(json: unknown, kind: TemplateKind, problems: string[]): CompiledTemplate {
+function compileTemplate(json: unknown, kind: AnyKind, problems: string[]): CompiledTemplate {
   const variables = new Map<string, 'required' | 'optional' | 'condition'>([
     ...Object.entries(DATA_VARIABLES[kind]).map(([name, spec]) => [templateName(name), optional(spec) ? 'optional' : 'required'] as const),
     ...CONDITIONS[kind].map((name) => [name, 'condition'] as const),
@@ -330,6 +348,15 @@ export function isTemplateKind(value: unknown): value is TemplateKind {
  */
 export function renderTemplate<C extends Channel>(kind: string, channel: C, data: unknown, user: TemplateUser, now: Date = new Date()): RenderedTemplate<C> {
   if (!isTemplateKind(kind)) throw ValidationError.forField('template', `must be one of ${TEMPLATE_KINDS.join(', ')}`);
+  return render(kind, channel, data, user, now);
+}
+
+/** A message of a kind only the service writes ({@link SERVICE_TEMPLATE_KINDS}), as {@link renderTemplate} renders the others. */
+export function renderServiceTemplate<C extends Channel>(kind: ServiceTemplateKind, channel: C, data: unknown, user: TemplateUser, now: Date = new Date()): RenderedTemplate<C> {
+  return render(kind, channel, data, user, now);
+}
+
+function render<C extends Channel>(kind: AnyKind, channel: C, data: unknown, user: TemplateUser, now: Date): RenderedTemplate<C> {
   if (!(CHANNELS as readonly string[]).includes(channel)) throw ValidationError.forField('channel', `must be one of ${CHANNELS.join(', ')}`);
   const { language, locale } = languageAndLocale(user.locale);
   const template = TEMPLATES.get(language)?.get(kind);
@@ -368,7 +395,7 @@ function languageAndLocale(userLocale: string): { language: string; locale: stri
 type CheckedData = ReadonlyMap<string, { readonly type: ValueType; readonly value: string | number }>;
 
 /** The data, each variable checked against its kind; throws a ValidationError naming the first wrong one. */
-function checkedData(kind: TemplateKind, data: unknown): CheckedData {
+function checkedData(kind: AnyKind, data: unknown): CheckedData {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw ValidationError.forField('data', 'must be an object');
   const specs = DATA_VARIABLES[kind];
   const given = data as Readonly<Record<string, unknown>>;
@@ -388,7 +415,7 @@ function checkedData(kind: TemplateKind, data: unknown): CheckedData {
   return checked;
 }
 
-function templateValues(kind: TemplateKind, data: CheckedData, locale: string, timezone: string, now: Date): TemplateValues {
+function templateValues(kind: AnyKind, data: CheckedData, locale: string, timezone: string, now: Date): TemplateValues {
   const values = new Map<string, string | true>();
   for (const [name, { type, value }] of data) {
     const formatted = type === 'cents' ? formatEuros(Number(value), locale) : type === 'date' ? formatDate(String(value), locale) : String(value);

@@ -3,8 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHANNELS, type Channel } from '@notofine/db';
 import { ValidationError } from '@notofine/errors';
-import { TEMPLATE_KINDS, renderTemplate, renderUnpaidSummary, type TemplateKind } from '../src';
-import { TEMPLATES_DIRECTORY, loadTemplates } from '../src/templates';
+import { TEMPLATE_KINDS, renderTemplate, renderUnpaidSummary, verificationMessage, type TemplateKind } from '../src';
+import { SERVICE_TEMPLATE_KINDS, TEMPLATES_DIRECTORY, loadTemplates } from '../src/templates';
+
+/** Every kind with files: those senders name, and those only the service writes. */
+const ALL_KINDS = [...TEMPLATE_KINDS, ...SERVICE_TEMPLATE_KINDS];
 
 const NOW = new Date('2026-08-01T10:00:00Z');
 const LANGUAGES = ['fr', 'en'] as const;
@@ -294,6 +297,29 @@ describe('renderTemplate', () => {
   });
 });
 
+describe('verification code messages', () => {
+  it.each(LANGUAGES)('in %s: an SMS in the GSM alphabet, in one segment, and an email with a subject, the code in its text and HTML', (language) => {
+    const sms = verificationMessage('phone', userIn(language), '042917');
+    const email = verificationMessage('email', userIn(language), '042917');
+
+    expect(sms.message).toContain('042917');
+    expect(notGsm7(sms.message)).toEqual([]);
+    expect(septets(sms.message)).toBeLessThanOrEqual(160);
+    expect([sms.subject, sms.html]).toEqual([null, null]);
+    expect(email.message).toContain('042917');
+    expect(email.html).toContain('<strong>042917</strong>');
+    expect(email.subject).toMatch(/Notofine/);
+  });
+
+  it('keeps the code masked when none is given: what the notification row holds', () => {
+    expect(verificationMessage('phone', paris).message).toBe('Notofine : votre code de vérification est ******. Il expire dans 15 minutes. Ne le donnez à personne.');
+  });
+
+  it('is a kind no send can name', () => {
+    expect(() => renderTemplate('contact_verification', 'sms', { code: '042917', minutes: 15 }, paris)).toThrow(ValidationError);
+  });
+});
+
 describe('loadTemplates', () => {
   let directory: string;
 
@@ -315,7 +341,7 @@ describe('loadTemplates', () => {
     const templates = loadTemplates(TEMPLATES_DIRECTORY);
 
     expect([...templates.keys()].sort()).toEqual(['en', 'fr']);
-    for (const byKind of templates.values()) expect([...byKind.keys()].sort()).toEqual([...TEMPLATE_KINDS].sort());
+    for (const byKind of templates.values()) expect([...byKind.keys()].sort()).toEqual([...ALL_KINDS].sort());
   });
 
   it('refuses a template with a variable its kind does not have', () => {
@@ -367,7 +393,7 @@ describe('loadTemplates', () => {
       'ticket_paid.fr.json: email.html[0]: unclosed tag near "<p>{{reference}</p>"',
       'ticket_paid.fr.json: email.html[1]: malformed tag {{ amount | upper }}',
       'payment_link.en.json is missing: every language has every kind',
-      ...TEMPLATE_KINDS.map((kind) => `${kind}.de.json is missing: every language has every kind`).filter((line) => !line.startsWith('ticket_due')),
+      ...ALL_KINDS.map((kind) => `${kind}.de.json is missing: every language has every kind`).filter((line) => !line.startsWith('ticket_due')),
     ]);
   });
 
@@ -380,7 +406,7 @@ describe('loadTemplates', () => {
   });
 
   it('refuses a directory without French templates, the language of last resort', () => {
-    for (const kind of TEMPLATE_KINDS) unlinkSync(join(directory, `${kind}.fr.json`));
+    for (const kind of ALL_KINDS) unlinkSync(join(directory, `${kind}.fr.json`));
 
     expect(() => loadTemplates(directory)).toThrow('no fr templates: fr is the language of users whose own has none');
   });

@@ -1,5 +1,6 @@
 import { API_KEY_SCOPES, ApiKey, type ApiKeyScope } from './api-key';
 import { ChannelPreference } from './channel-preference';
+import { CONTACTS, ContactVerification, type Contact } from './contact-verification';
 import { DeliveryEvent } from './delivery-event';
 import { Device } from './device';
 import { IdempotencyKey } from './idempotency-key';
@@ -10,6 +11,6 @@ import { Ticket } from './ticket';
 import { User } from './user';
 
 export * from './channel';
-export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, DeliveryEvent, Device, IdempotencyKey, Notification, Reminder, ReminderChannel, Ticket, User, type ChannelVariant, type ChannelVariants };
+export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, CONTACTS, ContactVerification, type Contact, DeliveryEvent, Device, IdempotencyKey, Notification, Reminder, ReminderChannel, Ticket, User, type ChannelVariant, type ChannelVariants };
 
-export const ENTITIES = [User, ChannelPreference, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey];
+export const ENTITIES = [User, ChannelPreference, ContactVerification, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey];

@@ -138,6 +138,18 @@ export class Notification {
   @Column({ type: 'jsonb', nullable: true })
   variants!: ChannelVariants | null;
 
+  /** Its text was written with a user token (a reminder's): it goes only to an address the user proved. */
+  @Column({ type: 'boolean', default: false })
+  textFromUserToken!: boolean;
+
+  /**
+   * The verification whose code this notification carries: it goes to that verification's address,
+   * never the user's, and is cancelled once the verification is gone. No foreign key on purpose:
+   * the id must stay when the verification goes, or the notification would look like any other.
+   */
+  @Column({ type: 'bigint', nullable: true })
+  contactVerificationId!: number | null;
+
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt!: Date;
 

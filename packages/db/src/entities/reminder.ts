@@ -41,6 +41,13 @@ export class Reminder {
   @Column({ type: 'varchar', length: LIMITS.subject, nullable: true })
   subject!: string | null;
 
+  /**
+   * Its `message` or `subject` was written with a user token: that text goes only to addresses
+   * the user proved (push devices count as proven).
+   */
+  @Column({ type: 'boolean', default: false })
+  textFromUserToken!: boolean;
+
   /** When the reminder is next due; a new reminder is due at once. */
   @Column({ type: 'timestamptz', precision: 3, default: () => 'now()' })
   nextRunAt!: Date;

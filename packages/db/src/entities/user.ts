@@ -16,6 +16,17 @@ export class User {
   @Column({ type: 'varchar', length: LIMITS.phone, nullable: true })
   phone!: string | null;
 
+  /**
+   * When the user proved `email` is theirs, with a code sent there; null when nobody did (an
+   * address set by a backend key). Text written with a user token goes only to proven addresses.
+   */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  emailVerifiedAt!: Date | null;
+
+  /** When the user proved `phone` is theirs, with a code sent by SMS; null when nobody did. */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true })
+  phoneVerifiedAt!: Date | null;
+
   /** BCP 47 tag whose language has templates (`fr`, `en`, `fr-BE`, ...). */
   @Column({ type: 'varchar', length: LIMITS.locale, default: 'fr' })
   locale!: string;

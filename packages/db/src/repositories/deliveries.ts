@@ -37,6 +37,16 @@ export interface DeliveryTarget {
   readonly turnedOff: boolean;
   /** The failed notification this one stands in for, on the next channel of its fallback chain. */
   readonly fallbackFromId: number | null;
+  /**
+   * Whether its text was written with a user token and the user has not proven the address of its
+   * channel (a backend changed it since): it must not go there.
+   */
+  readonly unprovenAddress: boolean;
+  /**
+   * The verification whose code it carries. Such a notification goes to the verification's address
+   * only: `email` and `phone` are null in it, never the user's.
+   */
+  readonly contactVerificationId: number | null;
 }
 
 interface DeliveryRow {
@@ -64,6 +74,8 @@ interface DeliveryRow {
   opted_out: boolean;
   turned_off: boolean;
   fallback_from_id: number | null;
+  unproven_address: boolean;
+  contact_verification_id: number | null;
 }
 
 /** A device's push token as the table holds it: sealed, or in clear on a row not sealed yet. */
@@ -113,9 +125,13 @@ export async function claimDeliveries(
        SET lease_token = $2, lease_until = now() + $3 * interval '1 millisecond'
        WHERE id = ANY($1::bigint[]) AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
          AND NOT EXISTS (${DIGEST_LEADER_BEFORE})
-       RETURNING id, user_id, channel, message, subject, html, status, attempts, created_at, scheduled_at, urgent, critical, digest_key, reminder_id, fallback_from_id
+       RETURNING id, user_id, channel, message, subject, html, status, attempts, created_at, scheduled_at, urgent, critical, digest_key, reminder_id, fallback_from_id,
+                 text_from_user_token, contact_verification_id
      )
-     SELECT c.*, u.email, u.phone, u.locale, u.timezone, u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
+     -- A code goes to the address it proves, which the worker reads with the code: never to the user's.
+     SELECT c.*, CASE WHEN c.contact_verification_id IS NULL THEN u.email END AS email, CASE WHEN c.contact_verification_id IS NULL THEN u.phone END AS phone,
+            u.locale, u.timezone, u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
+            c.text_from_user_token AND CASE c.channel WHEN 'email' THEN u.email_verified_at IS NULL WHEN 'sms' THEN u.phone_verified_at IS NULL ELSE false END AS unproven_address,
             CASE c.channel WHEN 'email' THEN u.email_opted_out_at IS NOT NULL WHEN 'sms' THEN u.sms_opted_out_at IS NOT NULL ELSE false END AS opted_out,
             c.reminder_id IS NULL AND EXISTS (
               SELECT 1 FROM user_channel_preferences p WHERE p.user_id = c.user_id AND p.channel = c.channel AND NOT p.enabled
@@ -177,6 +193,8 @@ function targetFromRow(row: DeliveryRow, token: string): DeliveryTarget {
     optedOut: row.opted_out,
     turnedOff: row.turned_off,
     fallbackFromId: row.fallback_from_id,
+    unprovenAddress: row.unproven_address,
+    contactVerificationId: row.contact_verification_id,
   };
 }
 
@@ -258,12 +276,13 @@ export async function recordNotDelivered(
        RETURNING *
      ), stand_in AS (
        -- A template's notification takes over with the text its template writes for the next channel.
-       INSERT INTO notifications (id, user_id, channel, message, subject, html, template, variants, ticket_id, reminder_id, urgent, critical, fallback_channels, fallback_from_id)
+       INSERT INTO notifications (id, user_id, channel, message, subject, html, template, variants, ticket_id, reminder_id, urgent, critical, fallback_channels, fallback_from_id,
+                                  text_from_user_token)
        SELECT fallback_to_id, user_id, fallback_channels[1],
               coalesce(variants -> fallback_channels[1] ->> 'message', message),
               CASE WHEN variants ? fallback_channels[1] THEN variants -> fallback_channels[1] ->> 'subject' ELSE subject END,
               variants -> fallback_channels[1] ->> 'html', template, variants, ticket_id, reminder_id, urgent, critical,
-              CASE WHEN cardinality(fallback_channels) > 1 THEN fallback_channels[2:] END, id
+              CASE WHEN cardinality(fallback_channels) > 1 THEN fallback_channels[2:] END, id, text_from_user_token
        FROM failed WHERE fallback_to_id IS NOT NULL
        RETURNING id, channel
      )

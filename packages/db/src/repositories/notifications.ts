@@ -22,6 +22,10 @@ export interface NewNotification {
   readonly html?: string | null;
   /** What it would be on each of its fallback channels. */
   readonly variants?: ChannelVariants | null;
+  /** Its text was written with a user token: it goes only to an address the user proved. */
+  readonly textFromUserToken?: boolean;
+  /** The verification whose code it carries, to that verification's address only. */
+  readonly contactVerificationId?: number | null;
 }
 
 interface NotificationRow {
@@ -53,6 +57,8 @@ interface NotificationRow {
   template: string | null;
   html: string | null;
   variants: ChannelVariants | null;
+  text_from_user_token: boolean;
+  contact_verification_id: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -87,6 +93,8 @@ function notificationFromRow(row: NotificationRow): Notification {
     template: row.template,
     html: row.html,
     variants: row.variants,
+    textFromUserToken: row.text_from_user_token,
+    contactVerificationId: row.contact_verification_id === null ? null : Number(row.contact_verification_id),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -103,12 +111,15 @@ export async function insertPendingNotifications(
   if (notifications.length === 0) return [];
   // Arrays of arrays do not unnest row by row: the fallback chains travel as comma-joined text.
   const rows: NotificationRow[] = await manager.query(
-    `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback_channels, digest_key, template, html, variants)
+    `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback_channels, digest_key, template, html, variants,
+                                text_from_user_token, contact_verification_id)
      SELECT user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical,
-            CASE WHEN fallback = '' THEN NULL ELSE string_to_array(fallback, ',')::varchar[] END, digest_key, template, html, variants
+            CASE WHEN fallback = '' THEN NULL ELSE string_to_array(fallback, ',')::varchar[] END, digest_key, template, html, variants,
+            text_from_user_token, contact_verification_id
      FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[], $7::timestamptz[], $8::boolean[], $9::boolean[], $10::text[], $11::varchar[],
-                 $12::varchar[], $13::text[], $14::jsonb[])
-       AS t(user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback, digest_key, template, html, variants)
+                 $12::varchar[], $13::text[], $14::jsonb[], $15::boolean[], $16::bigint[])
+       AS t(user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback, digest_key, template, html, variants,
+            text_from_user_token, contact_verification_id)
      RETURNING *`,
     [
       notifications.map((n) => n.userId),
@@ -125,6 +136,8 @@ export async function insertPendingNotifications(
       notifications.map((n) => n.template ?? null),
       notifications.map((n) => n.html ?? null),
       notifications.map((n) => (n.variants ? JSON.stringify(n.variants) : null)),
+      notifications.map((n) => n.textFromUserToken ?? false),
+      notifications.map((n) => n.contactVerificationId ?? null),
     ],
   );
   // INSERT ... SELECT FROM unnest keeps the input order in practice, but that is not a promise

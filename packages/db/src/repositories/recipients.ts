@@ -6,6 +6,9 @@ export interface Recipient {
   readonly userId: number;
   readonly email: string | null;
   readonly phone: string | null;
+  /** Whether the user proved their email address, their phone number (with a code sent there). */
+  readonly emailVerified: boolean;
+  readonly phoneVerified: boolean;
   readonly locale: string;
   readonly timezone: string;
   readonly hasActiveDevice: boolean;
@@ -21,6 +24,8 @@ interface RecipientRow {
   id: number;
   email: string | null;
   phone: string | null;
+  email_verified: boolean;
+  phone_verified: boolean;
   locale: string;
   timezone: string;
   has_active_device: boolean;
@@ -41,7 +46,7 @@ export async function loadRecipient(manager: EntityManager, userId: number): Pro
 export async function loadRecipients(manager: EntityManager, userIds: readonly number[]): Promise<Map<number, Recipient>> {
   if (userIds.length === 0) return new Map();
   const rows: RecipientRow[] = await manager.query(
-    `SELECT u.id, u.email, u.phone, u.locale, u.timezone, u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
+    `SELECT u.id, u.email, u.phone, u.email_verified_at IS NOT NULL AS email_verified, u.phone_verified_at IS NOT NULL AS phone_verified, u.locale, u.timezone, u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
             u.email_opted_out_at IS NOT NULL AS email_opted_out, u.sms_opted_out_at IS NOT NULL AS sms_opted_out,
             EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id AND d.disabled_at IS NULL) AS has_active_device,
             coalesce((SELECT json_object_agg(p.channel, p.enabled) FROM user_channel_preferences p WHERE p.user_id = u.id), '{}') AS preferences
@@ -56,6 +61,8 @@ function recipientOf(row: RecipientRow): Recipient {
     userId: Number(row.id),
     email: row.email,
     phone: row.phone,
+    emailVerified: row.email_verified,
+    phoneVerified: row.phone_verified,
     locale: row.locale,
     timezone: row.timezone,
     hasActiveDevice: row.has_active_device,

@@ -7,10 +7,15 @@ export interface ClaimedReminder {
   readonly userId: number;
   readonly message: string | null;
   readonly subject: string | null;
+  /** Its message or subject was written with a user token: they go only to addresses the user proved. */
+  readonly textFromUserToken: boolean;
   /** Its enabled channels, in the order email, sms, push. */
   readonly channels: readonly Channel[];
   readonly email: string | null;
   readonly phone: string | null;
+  /** Whether the user proved their email address, their phone number. */
+  readonly emailVerified: boolean;
+  readonly phoneVerified: boolean;
   readonly locale: string;
   readonly timezone: string;
   readonly hasActiveDevice: boolean;
@@ -35,9 +40,12 @@ interface ClaimedRow {
   user_id: number;
   message: string | null;
   subject: string | null;
+  text_from_user_token: boolean;
   channels: Channel[];
   email: string | null;
   phone: string | null;
+  email_verified: boolean;
+  phone_verified: boolean;
   locale: string;
   timezone: string;
   has_active_device: boolean;
@@ -90,9 +98,10 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
                               ELSE ((due.candidate AT TIME ZONE due.timezone) + make_interval(days => due.frequency_days)) AT TIME ZONE due.timezone
                          END
        FROM due WHERE r.id = due.id
-       RETURNING r.id, r.user_id, r.message, r.subject, r.ticket_id
+       RETURNING r.id, r.user_id, r.message, r.subject, r.text_from_user_token, r.ticket_id
      )
-     SELECT c.id, c.user_id, c.message, c.subject, c.ticket_id, u.email, u.phone, u.locale, u.timezone,
+     SELECT c.id, c.user_id, c.message, c.subject, c.text_from_user_token, c.ticket_id, u.email, u.phone, u.locale, u.timezone,
+            u.email_verified_at IS NOT NULL AS email_verified, u.phone_verified_at IS NOT NULL AS phone_verified,
             u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
             u.email_opted_out_at IS NOT NULL AS email_opted_out, u.sms_opted_out_at IS NOT NULL AS sms_opted_out,
             ARRAY(SELECT rc.channel FROM reminder_channels rc
@@ -117,9 +126,12 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
     userId: row.user_id,
     message: row.message,
     subject: row.subject,
+    textFromUserToken: row.text_from_user_token,
     channels: row.channels,
     email: row.email,
     phone: row.phone,
+    emailVerified: row.email_verified,
+    phoneVerified: row.phone_verified,
     locale: row.locale,
     timezone: row.timezone,
     hasActiveDevice: row.has_active_device,

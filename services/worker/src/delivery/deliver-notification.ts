@@ -3,6 +3,7 @@ import {
   countRecentSms,
   isDatabaseUnavailable,
   recordNotDelivered,
+  recordVerificationCode,
   releaseDelivery,
   SMS_CAP_WINDOW_MS,
   type Channel,
@@ -12,7 +13,7 @@ import {
 import type { Logger } from '@notofine/logger';
 import type { Metrics } from '@notofine/metrics';
 import { ProviderError, toProviderError } from '@notofine/providers';
-import { quietUntil } from '@notofine/notifications';
+import { VERIFICATION, drawVerificationCode, quietUntil, verificationCodeHash, verificationMessage } from '@notofine/notifications';
 import type { Delivery, DeliveryJobData } from '@notofine/queue';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { EntityManager } from 'typeorm';
@@ -105,6 +106,17 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
     deps.logger.warn('fallback SMS not sent: the user reached the daily cap', { notification_id: target.id, cap: deps.smsDailyCap });
     throw new UnrecoverableError(errorMessage);
   }
+  // A verification code is drawn now, as it goes out, and goes to the address it proves only.
+  if (target.contactVerificationId !== null) {
+    const withCode = await withVerificationCode(deps, target, target.contactVerificationId);
+    if (!withCode) {
+      const reason = 'The address this code was to prove is no longer waiting for one (proven, replaced or given up).';
+      deps.logger.info('verification code not sent: nothing waits for it', { notification_id: target.id });
+      await recordOutcome(deps, target, { errorMessage: reason, final: true, attempted: false, provider: null, cancelled: true });
+      return 'cancelled';
+    }
+    target = withCode;
+  }
   // A digest goes out as one message with every member of its group that is due.
   const members = target.digestKey ? await claimDigestMembers(deps.manager, target, deps.leaseMs) : [];
   // The HTML part of a digest is written from the texts put together.
@@ -159,12 +171,31 @@ function notClaimed(refusal: ClaimRefusal, notificationId: number, deps: Deliver
   }
 }
 
-/** Why the user no longer takes this notification on its channel, or null when they do (always for a critical notice). */
+/**
+ * Why this notification may not go out on its channel: text written with a user token to an
+ * address the user has not proven (critical or not), or a channel the user no longer takes (not
+ * for a critical notice). Null when it may.
+ */
 function declinedReason(target: DeliveryTarget): string | null {
+  if (target.unprovenAddress) return `Its text was written with a user token, and the user has not proven the address of ${target.channel}.`;
   if (target.critical) return null;
   if (target.optedOut) return `The user unsubscribed from ${target.channel}.`;
   if (target.turnedOff) return `The user turned ${target.channel} off in their preferences.`;
   return null;
+}
+
+/**
+ * The notification of a verification with a fresh code: the code's hash recorded on the
+ * verification (the code itself is never stored), its message written with the code, and the
+ * verification's address as its only recipient. Null when the verification is gone.
+ */
+async function withVerificationCode(deps: DeliveryDeps, target: DeliveryTarget, verificationId: number): Promise<DeliveryTarget | null> {
+  const code = drawVerificationCode();
+  const recorded = await persistently(() => recordVerificationCode(deps.manager, verificationId, verificationCodeHash(verificationId, code), VERIFICATION.codeTtlMs));
+  if (!recorded) return null;
+  const { message, subject, html } = verificationMessage(recorded.contact, target, code);
+  const to = recorded.contact === 'email' ? { email: recorded.address, phone: null } : { email: null, phone: recorded.address };
+  return { ...target, ...to, message, subject, html };
 }
 
 /** Whether the SMS cap leaves no room for this one: the user's other SMS of the last 24 hours fill it. */

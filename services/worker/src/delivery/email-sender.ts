@@ -10,7 +10,8 @@ export function emailSender(provider: EmailProvider, unsubscribe: UnsubscribeLin
     provider: provider.name,
     async send(target) {
       if (!target.email) throw new UndeliverableError('The user has no email address any more.');
-      const unsubscribeUrl = unsubscribe.url(target.userId, 'email');
+      // A code goes to an address nobody proved yet: a link acting on the user's account has no place there.
+      const unsubscribeUrl = target.contactVerificationId === null ? unsubscribe.url(target.userId, 'email') : undefined;
       const lang = languageOf(target.locale);
       const footer = unsubscribeUrl && `${UNSUBSCRIBE_FOOTER[lang]} ${unsubscribeUrl}`;
       const link = unsubscribeUrl && escapeHtml(unsubscribeUrl);
