@@ -1,5 +1,6 @@
 import { DEVELOPMENT_PUSH_TOKEN_KEY } from '@notofine/config';
-import { Device, PushTokenCipher, Reminder, ReminderChannel, Ticket, User, type Channel } from '@notofine/db';
+import { ContactVerification, Device, PushTokenCipher, Reminder, ReminderChannel, Ticket, User, type Channel, type Contact } from '@notofine/db';
+import { VERIFICATION, verificationCodeHash } from '@notofine/notifications';
 import type { DataSource } from 'typeorm';
 
 let sequence = 0;
@@ -64,4 +65,27 @@ export async function insertReminder(
     [...channels.map((channel) => ({ reminderId: reminder.id, channel, enabled: true })), ...disabled.map((channel) => ({ reminderId: reminder.id, channel, enabled: false }))],
   );
   return reminder;
+}
+
+/**
+ * Inserts an address waiting for its code, as if the code had just gone out (unless `code` is
+ * null: not sent yet); returns it with the code in clear, as its owner received it.
+ */
+export async function insertVerification(
+  db: DataSource,
+  userId: number,
+  contact: Contact,
+  overrides: { address?: string; code?: string | null; expiresAt?: Date; failedAttempts?: number } = {},
+): Promise<ContactVerification & { code: string | null }> {
+  const { address = contact === 'email' ? `new.address${next()}@example.com` : '+33698765432', code = '246810', failedAttempts = 0 } = overrides;
+  const verification = await db.manager.save(db.manager.create(ContactVerification, { userId, contact, address, failedAttempts }));
+  if (code !== null) {
+    Object.assign(verification, {
+      codeHash: verificationCodeHash(verification.id, code),
+      codeSentAt: new Date(),
+      codeExpiresAt: overrides.expiresAt ?? new Date(Date.now() + VERIFICATION.codeTtlMs),
+    });
+    await db.manager.save(verification);
+  }
+  return Object.assign(verification, { code });
 }

@@ -5,6 +5,8 @@ import cors from 'cors';
 import helmet from 'helmet';
 import { adminRoutes } from './admin/routes';
 import { authenticate } from './api-keys/authenticate';
+import { VerificationCodes } from './contact-verification/codes';
+import { contactVerificationRoutes } from './contact-verification/routes';
 import type { ApiDeps } from './deps';
 import { deviceRoutes } from './devices/routes';
 import { docsRoutes } from './docs/routes';
@@ -87,7 +89,9 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   // Sends are most of the traffic: their routes are tried first (no two routers share a path).
   app.use(notificationRoutes(deps));
   app.use(userTokenRoutes(deps, userTokens));
-  app.use(userRoutes(deps));
+  const codes = new VerificationCodes(deps.limitsRedis, deps.config.redis.queuePrefix, deps.queues, deps.logger);
+  app.use(userRoutes(deps, codes));
+  app.use(contactVerificationRoutes(deps, codes));
   app.use(deviceRoutes(deps));
   app.use(ticketRoutes(deps));
   app.use(reminderRoutes(deps));

@@ -1,5 +1,5 @@
 import { apiClient, type ApiClient } from '@test/api-client';
-import { buildTicketBody, buildUserBody, insertDevice, insertReminder, insertTicket, insertUser } from '@test/factories';
+import { buildTicketBody, buildUserBody, insertDevice, insertReminder, insertTicket, insertUser, insertVerification } from '@test/factories';
 import { databaseRows } from '@test/inspect';
 import { TEST_API_KEY } from '@test/test-environment';
 import request from 'supertest';
@@ -17,22 +17,25 @@ let queues: DeliveryQueuesProbe;
 let asAlice: ApiClient;
 let asSender: ApiClient;
 /** Alice's resources (the token's user) and Bob's (another user), and ids no row has. */
-const ids = { alice: {} as Ids, bob: {} as Ids, none: { user: 9_999_001, ticket: 9_999_002, reminder: 9_999_003, notification: 9_999_004, device: 9_999_005 } };
+const ids = { alice: {} as Ids, bob: {} as Ids, none: { user: 9_999_001, ticket: 9_999_002, reminder: 9_999_003, notification: 9_999_004, device: 9_999_005, code: '000000' } };
 interface Ids {
   user: number;
   ticket: number;
   reminder: number;
   notification: number;
   device: number;
+  /** The code sent to the user's new phone number, waiting to be proven. */
+  code: string;
 }
 
-/** A user with one of everything: a ticket, a reminder, a push device and a notification. */
+/** A user with one of everything: a ticket, a reminder, a push device, a notification and a phone number waiting for its code. */
 async function resourcesOf(userId: number): Promise<Ids> {
   const ticket = await insertTicket(harness.env.db, userId);
   const reminder = await insertReminder(harness.env.db, userId, ['email']);
   const device = await insertDevice(harness.env.db, userId);
   const { body: notification } = await harness.client.post('/notifications/send', { user_id: userId, channel: 'email', message: 'Votre amende' }).expect(202);
-  return { user: userId, ticket: ticket.id, reminder: reminder.id, notification: notification.id, device: device.id };
+  const { code } = await insertVerification(harness.env.db, userId, 'phone', { address: `+336${String(userId).padStart(8, '0')}` });
+  return { user: userId, ticket: ticket.id, reminder: reminder.id, notification: notification.id, device: device.id, code: code! };
 }
 
 beforeAll(async () => {
@@ -70,6 +73,8 @@ const ROUTES: Record<string, RouteCase> = {
   'PATCH /users/:userId': { send: false, user: true, url: (of) => `/users/${of.user}`, body: () => ({ full_name: 'Mallory' }) },
   'DELETE /users/:userId': { send: false, user: false, url: (of) => `/users/${of.user}` },
   'POST /users/:userId/tokens': { send: false, user: false, url: (of) => `/users/${of.user}/tokens` },
+  'POST /users/:userId/verifications': { send: false, user: true, url: (of) => `/users/${of.user}/verifications`, body: () => ({ contact: 'email' }) },
+  'POST /users/:userId/verifications/confirm': { send: false, user: true, url: (of) => `/users/${of.user}/verifications/confirm`, body: (of) => ({ contact: 'phone', code: of.code }) },
   'GET /users/:userId/preferences': { send: false, user: true, url: (of) => `/users/${of.user}/preferences` },
   'PUT /users/:userId/preferences': { send: false, user: true, url: (of) => `/users/${of.user}/preferences`, body: () => ({ channels: { sms: false } }) },
   'POST /users/:userId/devices': {

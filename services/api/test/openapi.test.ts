@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { insertPendingNotifications } from '@notofine/db';
 import { UnsubscribeLinks } from '@notofine/notifications';
-import { buildReminderBody, buildTicketBody, buildUserBody, insertDevice, insertReminder, insertTicket, insertUser } from '@test/factories';
+import { buildReminderBody, buildTicketBody, buildUserBody, insertDevice, insertReminder, insertTicket, insertUser, insertVerification } from '@test/factories';
 import { documented, openApiDocument } from '@test/openapi-conformance';
 import { TEST_API_KEY } from '@test/test-environment';
 import { Type } from 'class-transformer';
@@ -176,7 +176,10 @@ describe('validity', () => {
   });
 });
 
-/** Fresh rows for one request: a reachable user with a ticket, a reminder, a device, a pending and a failed notification. */
+/**
+ * Fresh rows for one request: a reachable user with a ticket, a reminder, a device, a pending and a
+ * failed notification, and a new phone number waiting for its code.
+ */
 interface Ids {
   user: number;
   ticket: number;
@@ -184,6 +187,8 @@ interface Ids {
   device: number;
   pending: number;
   failed: number;
+  /** The code sent to the phone number waiting. */
+  code: string;
 }
 async function freshIds(): Promise<Ids> {
   const { db } = harness.env;
@@ -194,7 +199,8 @@ async function freshIds(): Promise<Ids> {
   const row = { userId: user.id, channel: 'email' as const, message: 'Rappel', subject: null, ticketId: null, reminderId: null };
   const [pending, failed] = await insertPendingNotifications(db.manager, [row, row]);
   await db.query(`UPDATE notifications SET status = 'failed', attempts = 5, error_message = 'Gave up after 5 attempts: smtp: 451' WHERE id = $1`, [failed!.id]);
-  return { user: user.id, ticket: ticket.id, reminder: reminder.id, device: device.id, pending: pending!.id, failed: failed!.id };
+  const { code } = await insertVerification(db, user.id, 'phone', { address: '+33687654321' });
+  return { user: user.id, ticket: ticket.id, reminder: reminder.id, device: device.id, pending: pending!.id, failed: failed!.id, code: code! };
 }
 
 /** One request an operation is shown with, and the documented status it gets with the right credentials. */
@@ -214,6 +220,8 @@ const EXAMPLES: Record<string, Example> = {
   'DELETE /users/:userId': { url: (ids) => `/users/${ids.user}`, status: 204 },
   'GET /users/:userId/preferences': { url: (ids) => `/users/${ids.user}/preferences`, status: 200 },
   'PUT /users/:userId/preferences': { url: (ids) => `/users/${ids.user}/preferences`, json: () => ({ channels: { sms: false } }), status: 200 },
+  'POST /users/:userId/verifications': { url: (ids) => `/users/${ids.user}/verifications`, json: () => ({ contact: 'email' }), status: 202 },
+  'POST /users/:userId/verifications/confirm': { url: (ids) => `/users/${ids.user}/verifications/confirm`, json: (ids) => ({ contact: 'phone', code: ids.code }), status: 200 },
   'POST /users/:userId/tokens': { url: (ids) => `/users/${ids.user}/tokens`, json: () => ({ ttl_seconds: 600 }), status: 201 },
   'POST /users/:userId/devices': { url: (ids) => `/users/${ids.user}/devices`, json: () => ({ token: `fcm-${Date.now()}-${'y'.repeat(40)}`, platform: 'ios' }), status: 201 },
   'GET /users/:userId/devices': { url: (ids) => `/users/${ids.user}/devices`, status: 200 },

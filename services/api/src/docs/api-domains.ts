@@ -1,4 +1,5 @@
 import { adminApi } from '../admin/openapi';
+import { contactVerificationApi } from '../contact-verification/openapi';
 import { deviceApi } from '../devices/openapi';
 import { healthApi } from '../health/openapi';
 import { notificationApi } from '../notifications/openapi';
@@ -14,6 +15,7 @@ import type { ApiDomain } from './operation';
 /** Every domain's part of the OpenAPI document, in the order it shows them. */
 export const API_DOMAINS: readonly ApiDomain[] = [
   userApi,
+  contactVerificationApi,
   userTokenApi,
   deviceApi,
   ticketApi,

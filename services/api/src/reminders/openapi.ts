@@ -43,7 +43,9 @@ export const reminderApi: ApiDomain = {
       responses: {
         201: json('The reminder.', ref('Reminder'), LOCATION),
         404: problem('No such user (or another user\'s, for a user token).'),
-        422: problem('A channel cannot reach the user (`channel-unreachable`), or the ticket is another user\'s or settled.'),
+        422: problem(
+          'A channel cannot reach the user (`channel-unreachable`); a message or subject written with a user token on a channel whose address the user has not proven (`address-not-proven`); or the ticket is another user\'s or settled.',
+        ),
       },
     },
     {
@@ -78,7 +80,7 @@ export const reminderApi: ApiDomain = {
       responses: {
         200: json('The reminder as changed.', ref('Reminder')),
         404: problem('No such reminder (or another user\'s, for a user token).'),
-        422: problem('A channel cannot reach the user (`channel-unreachable`).'),
+        422: problem('A channel cannot reach the user (`channel-unreachable`), or a message or subject written with a user token would go to an address the user has not proven (`address-not-proven`).'),
       },
     },
     {

@@ -1,6 +1,6 @@
 import { CHANNELS, LIMITS, Reminder, ReminderChannel, Ticket, User, loadRecipient, type Channel } from '@notofine/db';
 import { NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
-import { unreachableReason } from '@notofine/notifications';
+import { unprovenReason, unreachableReason } from '@notofine/notifications';
 import type { EntityManager } from 'typeorm';
 import type { CreateReminderBody, UpdateReminderBody } from './dto';
 
@@ -10,13 +10,14 @@ export type ReminderWithChannels = Reminder & { channels: ReminderChannel[] };
 /**
  * Creates a reminder, due at once (its first notifications go out at the next processing run).
  * With `ownerId` (a user token's user), a `ticket_id` of another user is not found, exactly as one
- * that does not exist.
+ * that does not exist, and a `message` or `subject` may only go to addresses the user proved.
  *
- * @throws {@link UnprocessableError} when a channel cannot reach the user, or they have
- * `LIMITS.remindersPerUser` reminders already
+ * @throws {@link UnprocessableError} when a channel cannot reach the user (or, for a text written
+ * with a user token, on an address they proved), or they have `LIMITS.remindersPerUser` reminders already
  */
 export async function createReminder(manager: EntityManager, userId: number, body: CreateReminderBody, ownerId?: number): Promise<ReminderWithChannels> {
-  await assertReachable(manager, userId, body.channels);
+  const textFromUserToken = ownerId !== undefined && (body.message != null || subjectOrNull(body.subject) !== null);
+  await assertReachable(manager, userId, body.channels, textFromUserToken);
   if (body.ticket_id != null) await assertOwnUnpaidTicket(manager, userId, body.ticket_id, ownerId !== undefined);
   const id = await manager.transaction(async (tx) => {
     // The user's row, locked, serialises concurrent creations for them: the count holds.
@@ -33,7 +34,8 @@ export async function createReminder(manager: EntityManager, userId: number, bod
         userId,
         frequencyDays: body.frequency_days,
         message: body.message ?? null,
-        subject: body.subject?.trim() ? body.subject : null,
+        subject: subjectOrNull(body.subject),
+        textFromUserToken,
         ...(body.active !== undefined && { active: body.active }),
         ticketId: body.ticket_id ?? null,
         endAt: body.end_at ? futureEndAt(body.end_at) : null,
@@ -64,13 +66,20 @@ export async function listReminders(manager: EntityManager, userId: number): Pro
 /**
  * Changes a reminder. New channels replace the old ones (those left out are disabled, not deleted);
  * a new frequency counts from the last run (a reminder whose new period has already passed is due now).
+ * With `ownerId` (a user token), a text written, or channels given for a text written so, may only
+ * go to addresses the user proved.
  */
 export async function updateReminder(manager: EntityManager, id: number, body: UpdateReminderBody, ownerId?: number): Promise<ReminderWithChannels> {
   const existing = await getReminder(manager, id, ownerId);
   if (Object.keys(body).length === 0) {
     throw new ValidationError('Send at least one field to change: frequency_days, channels, active, message, subject or end_at.');
   }
-  if (body.channels) await assertReachable(manager, existing.userId, body.channels);
+  const textFromUserToken = authorshipAfter(existing, body, ownerId !== undefined);
+  const checksProof = ownerId !== undefined && textFromUserToken && (body.channels !== undefined || body.message !== undefined || body.subject !== undefined);
+  if (body.channels || checksProof) {
+    const channels = body.channels ?? existing.channels.filter((c) => c.enabled).map((c) => c.channel);
+    await assertReachable(manager, existing.userId, channels, checksProof);
+  }
 
   await manager.transaction(async (tx) => {
     const changes: Partial<Reminder> = {};
@@ -84,7 +93,8 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
     if (body.active !== undefined) changes.active = body.active;
     if (body.end_at !== undefined) changes.endAt = body.end_at === null ? null : futureEndAt(body.end_at);
     if (body.message !== undefined) changes.message = body.message;
-    if (body.subject !== undefined) changes.subject = body.subject?.trim() ? body.subject : null;
+    if (body.subject !== undefined) changes.subject = subjectOrNull(body.subject);
+    if (textFromUserToken !== existing.textFromUserToken) changes.textFromUserToken = textFromUserToken;
     if (Object.keys(changes).length > 0) await tx.update(Reminder, { id }, changes);
 
     if (body.channels) {
@@ -106,6 +116,26 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
 export async function deleteReminder(manager: EntityManager, id: number, ownerId?: number): Promise<void> {
   const { affected } = await manager.delete(Reminder, { id, ...(ownerId !== undefined && { userId: ownerId }) });
   if (!affected) throw new NotFoundError('Reminder', id);
+}
+
+/** A blank subject is no subject: the channel's default applies. */
+function subjectOrNull(subject: string | null | undefined): string | null {
+  return subject?.trim() ? subject : null;
+}
+
+/**
+ * Whether a reminder's text is (still) written with a user token once `body` is applied: a user
+ * token writing its message or subject makes it so; the backend stops it only by writing, or
+ * leaving empty, both in one request (a text of the user's it did not replace stays the user's);
+ * no text at all is nobody's.
+ */
+function authorshipAfter(existing: Reminder, body: UpdateReminderBody, byUserToken: boolean): boolean {
+  const message = body.message !== undefined ? body.message : existing.message;
+  const subject = body.subject !== undefined ? subjectOrNull(body.subject) : existing.subject;
+  if (message === null && subject === null) return false;
+  if (byUserToken && (body.message !== undefined || body.subject !== undefined)) return true;
+  if (!byUserToken && (body.message !== undefined || message === null) && (body.subject !== undefined || subject === null)) return false;
+  return existing.textFromUserToken;
 }
 
 /** When a reminder stops: a moment still to come (one already past would stop it without a word). */
@@ -134,20 +164,35 @@ async function assertOwnUnpaidTicket(manager: EntityManager, userId: number, tic
   }
 }
 
-/** Refuses channels the user has no address for; 404 for an unknown user. */
-async function assertReachable(manager: EntityManager, userId: number, channels: readonly Channel[]): Promise<void> {
+/**
+ * Refuses channels the user has no address for, and, for a text written with a user token
+ * (`userText`), channels whose address the user has not proven; 404 for an unknown user.
+ */
+async function assertReachable(manager: EntityManager, userId: number, channels: readonly Channel[], userText: boolean): Promise<void> {
   const recipient = await loadRecipient(manager, userId);
   if (!recipient) throw new NotFoundError('User', userId);
-  const errors = channels.flatMap((channel) => {
-    const reason = unreachableReason(recipient, channel);
-    return reason ? [{ field: `channels[${channels.indexOf(channel)}]`, message: `${channel}: the user ${reason}` }] : [];
-  });
-  if (errors.length > 0) {
+  const errorsOf = (reasonOf: (channel: Channel) => string | null) =>
+    channels.flatMap((channel, index) => {
+      const reason = reasonOf(channel);
+      return reason ? [{ field: `channels[${index}]`, message: `${channel}: the user ${reason}` }] : [];
+    });
+  const unreachable = errorsOf((channel) => unreachableReason(recipient, channel));
+  if (unreachable.length > 0) {
     throw new UnprocessableError(
       'channel-unreachable',
       'The user cannot be reached on this channel',
-      `User ${userId} cannot be reached on ${errors.map((e) => e.message).join('; ')}. Add the missing contact point or leave the channel out.`,
-      errors,
+      `User ${userId} cannot be reached on ${unreachable.map((e) => e.message).join('; ')}. Add the missing contact point or leave the channel out.`,
+      unreachable,
+    );
+  }
+  const unproven = userText ? errorsOf((channel) => unprovenReason(recipient, channel)) : [];
+  if (unproven.length > 0) {
+    throw new UnprocessableError(
+      'address-not-proven',
+      'The user has not proven this address',
+      `A reminder's message or subject written with a user token goes only to addresses the user proved, and on ${unproven.map((e) => e.message).join('; ')}. ` +
+        `Prove it with the code POST /users/${userId}/verifications sends there, leave the channel out, or leave message and subject out (the summary of unpaid tickets goes to any address).`,
+      unproven,
     );
   }
 }

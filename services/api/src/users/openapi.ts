@@ -13,6 +13,12 @@ export const userApi: ApiDomain = {
       full_name: { type: 'string' },
       email: nullable({ type: 'string', format: 'email' }),
       phone: nullable({ type: 'string', description: 'E.164, e.g. +33612345678.' }),
+      email_verified: { type: 'boolean', description: 'Whether the user proved `email` with a code sent there (false for an address a backend key set). Text written with a user token goes only to proven addresses.' },
+      phone_verified: { type: 'boolean', description: 'Whether the user proved `phone` with a code sent by SMS.' },
+      pending_verification: record(
+        { email: nullable(ref('Verification')), phone: nullable(ref('Verification')) },
+        'Addresses waiting for their code: a change made through a user token (not used until proven), or the current address being proven.',
+      ),
       locale: { type: 'string', description: '`fr` or `en`, optionally with a region.' },
       timezone: { type: 'string', description: 'An IANA time zone, e.g. Europe/Paris.' },
       quiet_hours: nullable(
@@ -51,7 +57,9 @@ export const userApi: ApiDomain = {
       method: 'patch',
       path: '/users/:userId',
       summary: 'Change a user',
-      description: 'Only the fields sent change; `null` removes an email, a phone or the quiet hours. `opted_out: {"email": false}` subscribes the user again.',
+      description:
+        'Only the fields sent change; `null` removes an email, a phone or the quiet hours. `opted_out: {"email": false}` subscribes the user again. ' +
+        'An email or phone set by a backend key is the user\'s at once (not proven). One set through a user token is not: a code goes to it, the current one stays in use, and `pending_verification` shows it until the code is given back (`POST /users/{id}/verifications/confirm`); setting the current one again gives it up.',
       access: apiKey('admin', 'self'),
       body: { dto: UpdateUserBody },
       responses: { 200: json('The user as changed.', ref('User')), 404: NOT_FOUND },

@@ -1,12 +1,14 @@
 import { Router } from 'express';
-import { allow } from '../api-keys/authenticate';
+import { allow, ownerOf } from '../api-keys/authenticate';
+import type { VerificationCodes } from '../contact-verification/codes';
 import type { ApiDeps } from '../deps';
 import { parseBody, parseId } from '../http/validation';
 import { CreateUserBody, PreferencesBody, UpdateUserBody } from './dto';
 import { userJson } from './json';
-import { createUser, deleteUser, getPreferences, getUser, setPreferences, updateUser } from './use-cases';
+import { updateUser } from './update-user';
+import { createUser, deleteUser, getPreferences, getUser, setPreferences, waitingVerifications } from './use-cases';
 
-export function userRoutes({ dataSource, config, queues, logger }: ApiDeps): Router {
+export function userRoutes({ dataSource, config, queues, logger }: ApiDeps, codes: VerificationCodes): Router {
   const router = Router();
   const admin = allow('admin');
   // A user token reaches its own user's profile and preferences.
@@ -20,13 +22,15 @@ export function userRoutes({ dataSource, config, queues, logger }: ApiDeps): Rou
   });
 
   router.get('/users/:userId', adminOrSelf, async (req, res) => {
-    res.json(userJson(await getUser(manager, parseId(req.params.userId, 'user_id'))));
+    const user = await getUser(manager, parseId(req.params.userId, 'user_id'));
+    res.json(userJson(user, await waitingVerifications(manager, user.id)));
   });
 
   router.patch('/users/:userId', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(UpdateUserBody, req.body);
-    res.json(userJson(await updateUser(manager, userId, body, config.defaultPhoneRegion)));
+    const user = await updateUser({ manager, phoneRegion: config.defaultPhoneRegion, codes }, { userId, changes: body, byUserToken: ownerOf(res) !== undefined });
+    res.json(userJson(user, await waitingVerifications(manager, userId)));
   });
 
   router.delete('/users/:userId', admin, async (req, res) => {

@@ -1,9 +1,9 @@
-import { CHANNELS, ChannelPreference, User, type Channel } from '@notofine/db';
+import { CHANNELS, ChannelPreference, ContactVerification, User, type Channel } from '@notofine/db';
 import { NotFoundError, ValidationError } from '@notofine/errors';
 import type { Delivery } from '@notofine/queue';
 import type { EntityManager } from 'typeorm';
 import { canonicalTimeZone, normalizeLocale, normalizePhone } from './contact';
-import type { ChannelSwitches, CreateUserBody, QuietHoursBody, UpdateUserBody } from './dto';
+import type { ChannelSwitches, CreateUserBody, QuietHoursBody } from './dto';
 
 export type ChannelPreferences = Record<Channel, boolean>;
 
@@ -24,7 +24,7 @@ export async function createUser(
   return manager.save(user);
 }
 
-function quietHoursColumns(quiet: Pick<QuietHoursBody, 'start' | 'end' | 'email'> | null): Pick<User, 'quietHoursStart' | 'quietHoursEnd' | 'quietHoursEmail'> {
+export function quietHoursColumns(quiet: Pick<QuietHoursBody, 'start' | 'end' | 'email'> | null): Pick<User, 'quietHoursStart' | 'quietHoursEnd' | 'quietHoursEmail'> {
   // A window of no length could mean none or the whole day: the caller says which.
   if (quiet && quiet.start === quiet.end) throw ValidationError.forField('quiet_hours.end', 'must differ from start: send "quiet_hours": null for no quiet hours');
   return { quietHoursStart: quiet?.start ?? null, quietHoursEnd: quiet?.end ?? null, quietHoursEmail: quiet?.email ?? false };
@@ -36,21 +36,9 @@ export async function getUser(manager: EntityManager, id: number): Promise<User>
   return user;
 }
 
-export async function updateUser(manager: EntityManager, id: number, body: UpdateUserBody, phoneRegion: string): Promise<User> {
-  if (Object.keys(body).length === 0) {
-    throw new ValidationError('Send at least one field to change: full_name, email, phone, locale, timezone, quiet_hours or opted_out.');
-  }
-  const user = await getUser(manager, id);
-  if (body.full_name !== undefined) user.fullName = body.full_name.trim();
-  if (body.email !== undefined) user.email = body.email?.trim() || null;
-  if (body.phone !== undefined) user.phone = body.phone ? normalizePhone(body.phone, phoneRegion) : null;
-  if (body.locale !== undefined) user.locale = normalizeLocale(body.locale);
-  if (body.timezone !== undefined) user.timezone = canonicalTimeZone(body.timezone);
-  if (body.quiet_hours !== undefined) Object.assign(user, quietHoursColumns(body.quiet_hours));
-  // The time of an opt-out is kept as it was: setting it again changes nothing.
-  if (body.opted_out?.email !== undefined) user.emailOptedOutAt = body.opted_out.email ? (user.emailOptedOutAt ?? new Date()) : null;
-  if (body.opted_out?.sms !== undefined) user.smsOptedOutAt = body.opted_out.sms ? (user.smsOptedOutAt ?? new Date()) : null;
-  return manager.save(user);
+/** The user's addresses waiting for their code (at most an email and a phone). */
+export async function waitingVerifications(manager: EntityManager, userId: number): Promise<ContactVerification[]> {
+  return manager.find(ContactVerification, { where: { userId }, order: { contact: 'ASC' } });
 }
 
 /**
