@@ -47,7 +47,7 @@ function unprovenAddress(user: User, contact: Contact): string {
       409,
       'nothing-to-verify',
       'There is no address to verify',
-      `User ${user.id} has no ${CONTACT_NAME[contact]}: set one with PATCH /users/${user.id}, and a code goes to it.`,
+      `User ${user.id} has no ${CONTACT_NAME[contact]}: set one with PATCH /users/${user.id} (through a user token, a code goes to it).`,
     );
   }
   if (verifiedAt !== null) {
@@ -55,7 +55,7 @@ function unprovenAddress(user: User, contact: Contact): string {
       409,
       'nothing-to-verify',
       'There is no address to verify',
-      `User ${user.id} proved their ${CONTACT_NAME[contact]} already: to change it, send the new one with PATCH /users/${user.id}, and a code goes to it.`,
+      `User ${user.id} proved their ${CONTACT_NAME[contact]} already: to change it, send the new one with PATCH /users/${user.id} (through a user token, a code goes to it).`,
     );
   }
   return address;
