@@ -9,8 +9,8 @@ import { callerOf } from '../api-keys/authenticate';
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 /** A request unanswered for this long is taken for dead (its process crashed): a retry may run it again. */
 const ABANDONED_AFTER_MS = 60_000;
-/** Visible ASCII, as the IETF draft's keys (a UUID is the usual choice). */
-const VALID_KEY = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+/** 1 to 255 visible ASCII characters, no space, as the OpenAPI document says (a UUID is the usual choice). */
+const VALID_KEY = /^[\x21-\x7e]{1,255}$/;
 /**
  * A route sets `res.locals[NOT_KEPT] = true` for an answer that must not be stored (a minted
  * token): the key is freed instead, and a retry runs again.
@@ -41,7 +41,7 @@ export function idempotency(manager: EntityManager, logger: Logger, ttlMs: numbe
     // A key belongs to the API key that sent it, or to the user token's user.
     const owner = caller.kind === 'user' ? `user:${caller.apiKeyId}:${caller.userId}` : `key:${caller.apiKeyId}`;
     const fingerprint = createHash('sha256')
-      .update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`)
+      .update(`${req.method} ${req.originalUrl}\n${canonicalJson(req.body ?? null)}`)
       .digest('hex');
 
     const start = await startIdempotentRequest(manager, { caller: owner, key, fingerprint, ttlMs, abandonedAfterMs: ABANDONED_AFTER_MS });
@@ -64,6 +64,21 @@ export function idempotency(manager: EntityManager, logger: Logger, ttlMs: numbe
         next();
     }
   };
+}
+
+/**
+ * JSON with every object's keys in order: two bodies that say the same thing with their fields in
+ * another order are the same request.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const fields = Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${fields.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /**
