@@ -24,7 +24,7 @@ import {
 } from '@notofine/db';
 import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
-import type { DeliveryQueues } from '@notofine/queue';
+import { isRedisConnectionError, type DeliveryQueues } from '@notofine/queue';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { quietUntil } from './quiet-hours';
 import { HOW_TO_REACH, unreachableReason } from './reachability';
@@ -119,6 +119,8 @@ const REMINDER_LOOPS = 2;
 export class NotificationService {
   /** Single sends made at the same time go to the database together: one INSERT, one commit. */
   private readonly sends: MicroBatcher<SendNotificationInput, SendOutcome>;
+  /** Notifications written since queueing them last failed, whose jobs the sweeper will queue. */
+  private leftToSweeper = 0;
 
   constructor(private readonly deps: NotificationServiceDeps) {
     this.sends = new MicroBatcher((inputs) => this.createEach(inputs), deps.sendBatching ?? DEFAULT_SEND_BATCHING);
@@ -430,9 +432,16 @@ export class NotificationService {
     this.deps.onCommitted?.(notifications);
     try {
       await this.deps.queues.enqueue(notifications);
+      if (this.leftToSweeper > 0) this.deps.logger.info('notifications queued again', { left_to_sweeper: this.leftToSweeper });
+      this.leftToSweeper = 0;
     } catch (error) {
       const ids = notifications.map((n) => n.id);
-      this.deps.logger.warn('could not queue notifications now: the sweeper will', { error, notification_ids: ids.slice(0, 20), count: ids.length });
+      const fields = { error, notification_ids: ids.slice(0, 20), count: ids.length };
+      // Redis away: said once, not for every request accepted until it is back.
+      const first = this.leftToSweeper === 0;
+      this.leftToSweeper += ids.length;
+      if (first || !isRedisConnectionError(error)) this.deps.logger.warn('could not queue notifications now: the sweeper will', fields);
+      else this.deps.logger.debug('could not queue notifications now: the sweeper will', fields);
     }
   }
 }

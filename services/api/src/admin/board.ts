@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Config } from '@notofine/config';
 import { CHANNELS, resetFailedNotification } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
-import { REMINDER_QUEUE, type DeliveryJobData, type DeliveryQueues } from '@notofine/queue';
+import { REMINDER_QUEUE, logQueueErrors, type DeliveryJobData, type DeliveryQueues } from '@notofine/queue';
 import { Queue, type Job } from 'bullmq';
 import type { Router } from 'express';
 import type { Redis } from 'ioredis';
@@ -69,6 +69,7 @@ export function queueBoard(options: {
 
   // A handle on a shared connection holds nothing of its own to close.
   const reminders = new Queue(REMINDER_QUEUE, { connection: options.redis, prefix: config.redis.queuePrefix });
+  logQueueErrors(reminders, logger, { queue: REMINDER_QUEUE });
   const board = new ExpressAdapter();
   board.setBasePath(options.basePath);
   createBullBoard({
