@@ -68,10 +68,11 @@ const UNREACHABLE_MESSAGES = [/^Connection is closed\.?$/, /Stream isn't writeab
  * change of state by {@link watchRedisConnection}, not one by one.
  */
 export function isRedisConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const { code } = error as { code?: unknown };
+  // Not `instanceof Error`: errors of another realm (Node's own, under Jest's) are errors too.
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, name, message } = error as { code?: unknown; name?: unknown; message?: unknown };
   if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
-  return error.name === 'ConnectionClosedError' || error.name === 'MaxRetriesPerRequestError' || UNREACHABLE_MESSAGES.some((pattern) => pattern.test(error.message));
+  return name === 'ConnectionClosedError' || name === 'MaxRetriesPerRequestError' || (typeof message === 'string' && UNREACHABLE_MESSAGES.some((pattern) => pattern.test(message)));
 }
 
 /**
