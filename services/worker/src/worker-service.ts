@@ -161,7 +161,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
         const running = stopping ? 'stopping' : allWorkers.every((worker) => worker.isRunning()) ? 'ok' : 'not running';
         return { ready: postgres === 'ok' && redis === 'ok' && running === 'ok', checks: { postgres, redis, workers: running } };
       },
-      routes: { '/metrics': () => metrics.render([...CHANNELS.map((channel) => queues.queue(channel)), ...(scheduler ? [scheduler.queue] : [])]) },
+      routes: { '/metrics': () => metrics.render([...CHANNELS.map((channel) => queues.queue(channel)), ...(scheduler ? [scheduler.queue] : [])], { queues: connection }) },
     });
   } catch (error) {
     await sweeper.stop();
