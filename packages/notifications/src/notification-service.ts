@@ -15,6 +15,7 @@ import {
   loadRecipients,
   resetFailedNotification,
   type Channel,
+  type ChainBlocker,
   type ChannelVariants,
   type ClaimedReminder,
   type NewNotification,
@@ -330,15 +331,17 @@ export class NotificationService {
 
   /**
    * Sends a failed notification again (an operator's decision, once the cause is fixed): back to
-   * pending with a fresh set of attempts.
+   * pending with a fresh set of attempts. That notification only: a chain that went on from it
+   * does not go on again, and one that another of its notifications delivered is not sent twice.
    *
    * @throws {@link NotFoundError} for an unknown notification
-   * @throws {@link ConflictError} when it is not failed
+   * @throws {@link ConflictError} when it is not failed, or its fallback chain was delivered or is still being tried
    */
   async retryNotification(id: number): Promise<Notification> {
     const reset = await resetFailedNotification(this.deps.dataSource.manager, id);
     if (reset === null) throw new NotFoundError('Notification', id);
     if (typeof reset === 'string') throw new ConflictError(`Notification ${id} is ${reset}: only a failed notification can be retried.`);
+    if ('blockedBy' in reset) throw new ConflictError(chainBlockedRetry(id, reset.blockedBy));
     try {
       await this.deps.queues.requeue([reset]);
     } catch (error) {
@@ -522,6 +525,13 @@ function acceptedSend(index: number, input: SendNotificationInput, recipient: Re
   };
   if (input.template && wanted.fallbackChannels) wanted = { ...wanted, variants: variantsFor(input.template, wanted.fallbackChannels, recipient, input.subject) };
   return { index, recipient, wanted, sendAt: input.sendAt ?? null };
+}
+
+/** Why a failed notification of a fallback chain may not be sent again. */
+export function chainBlockedRetry(id: number, blocker: ChainBlocker): string {
+  return blocker.status === 'sent'
+    ? `Notification ${id}'s fallback chain was delivered by notification ${blocker.id} (${blocker.channel}): sending it again would send the message twice.`
+    : `Notification ${id}'s fallback chain is still being tried, by notification ${blocker.id} (${blocker.channel}): retry once that one has failed.`;
 }
 
 function assertTicketOf(ticketOwners: ReadonlyMap<number, number>, ticketId: number, userId: number): void {
