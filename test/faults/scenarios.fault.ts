@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { report } from './support/ledger';
 import { PrivatePostgres } from './support/private-postgres';
 import { PrivateRedis } from './support/private-redis';
-import { DATABASE, Scenario } from './support/scenario';
+import { API_KEY, DATABASE, Scenario } from './support/scenario';
 import { sleep, waitUntil } from './support/wait';
 
 // Each scenario sends a burst of notifications through the real API and worker processes, breaks
@@ -221,4 +222,61 @@ it('7. a job redelivered while its first worker is stalled: one provider call', 
   expect(copy?.returnvalue).toBe('leased-elsewhere');
   expect(provider.calls).toHaveLength(1);
   expect(verdict).toMatchObject({ lost: 0, duplicated: 0, unexpected: 0, sent: 1 });
+});
+
+it('8. SIGKILL the API after it commits a send with an Idempotency-Key: the retry replays it, one row and one delivery', async () => {
+  scenario = await Scenario.open('8 keyed sends, API killed after commit', postgres, redis);
+  await scenario.startWorker();
+  const [user] = scenario.userIds;
+  const requests = {
+    send: { path: '/notifications/send', body: { user_id: user, channel: 'email', message: 'Rappel unique' } },
+    batch: { path: '/notifications/batch', body: { notifications: [1, 2, 3].map((n) => ({ user_id: user, channel: 'email', message: `Rappel ${n} du lot` })) } },
+  };
+  const outcomes: Array<{ kind: string; cutOff: boolean; signal: string | null; status: number; replayed: string | null; ids: number[]; waitedMs: number }> = [];
+
+  for (const [kind, { path, body }] of Object.entries(requests)) {
+    // The API dies right after committing this request's notifications, before it answers.
+    await scenario.api.start({ FAULT_CRASH_AFTER_COMMIT: '1' });
+    const key = randomUUID();
+    const post = () =>
+      fetch(`${scenario!.apiUrl}${path}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json', 'Idempotency-Key': key },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+    const cutOff = await post().then(
+      () => false,
+      () => true,
+    );
+    const crash = await scenario.api.exited();
+    await scenario.api.start();
+    // The client retries with the same key, as long as it is told the first is still running (409,
+    // Retry-After): a request that committed nothing is run again once taken for abandoned.
+    const started = Date.now();
+    let answer = await post();
+    while (answer.status === 409 && Date.now() - started < 90_000) {
+      await sleep(Number(answer.headers.get('retry-after') ?? '1') * 1000);
+      answer = await post();
+    }
+    const json = (await answer.json()) as { id?: number; notifications?: Array<{ id: number }> };
+    const ids = json.notifications?.map((n) => n.id) ?? (json.id === undefined ? [] : [json.id]);
+    outcomes.push({ kind, cutOff, signal: crash.signal, status: answer.status, replayed: answer.headers.get('idempotent-replayed'), ids, waitedMs: Date.now() - started });
+    if (outcomes.length < Object.keys(requests).length) await scenario.api.signal('SIGTERM');
+  }
+  const accepted = outcomes.flatMap((outcome) => outcome.ids);
+  const verdict = await scenario.judge(accepted);
+  const rows = await scenario.rows();
+  const calls = scenario.provider.accepted();
+
+  report(scenario.name, verdict, outcomes.map((o) => `${o.kind}: ${o.status}${o.replayed ? ' replayed' : ''} after ${o.waitedMs} ms`).join(', '));
+  for (const outcome of outcomes) {
+    expect(outcome).toMatchObject({ cutOff: true, signal: 'SIGKILL', status: 202, replayed: 'true' });
+  }
+  // Exactly the notifications of the first run of each request: one row and one delivery each.
+  expect(rows.map((row) => row.id)).toEqual(accepted);
+  expect(rows.every((row) => row.status === 'sent')).toBe(true);
+  expect([...calls.keys()].sort((a, b) => a - b)).toEqual(accepted);
+  expect(Math.max(...calls.values())).toBe(1);
+  expect(verdict).toMatchObject({ accepted: 4, sent: 4, lost: 0, duplicated: 0, unexpected: 0 });
 });

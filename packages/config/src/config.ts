@@ -19,6 +19,8 @@ export interface Config {
     readonly url: string;
     /** BullMQ key prefix: every queue of one deployment shares it. */
     readonly queuePrefix: string;
+    /** While a connection is down, how often to say it still is. */
+    readonly downLogIntervalMs: number;
   };
   readonly http: {
     readonly host: string;
@@ -262,6 +264,7 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, - or _')
     .default('notofine'),
+  REDIS_DOWN_LOG_INTERVAL_MS: integer(1000, 3_600_000).default(30_000),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: integer(0, 65535).default(3000),
   HEALTH_PORT: integer(0, 65535).default(3001),
@@ -421,7 +424,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     env: e.NODE_ENV,
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE },
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX, downLogIntervalMs: e.REDIS_DOWN_LOG_INTERVAL_MS },
     http: { host: e.HOST, port: e.PORT, healthPort: e.HEALTH_PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT, batchBodyLimitBytes: e.HTTP_BATCH_BODY_LIMIT },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty') },
     delivery: {

@@ -1,1 +1,1 @@
-export { Metrics, type QueueCounts } from './metrics';
+export { Metrics, type QueueCounts, type RedisStatus } from './metrics';

@@ -6,7 +6,25 @@ export interface QueueCounts {
   getJobCounts(...states: string[]): Promise<Record<string, number>>;
 }
 
+/** A Redis connection as ioredis shows its state (`ready` when connected). */
+export interface RedisStatus {
+  readonly status: string;
+}
+
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+/** The value, or undefined if it fails or takes more than a second (a scrape must not wait on Redis). */
+async function withinSecond<T>(value: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), 1000);
+  });
+  try {
+    return await Promise.race([value.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * One process's metrics, in a registry of its own (so that tests can start several services in one
@@ -74,6 +92,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Each Redis connection of the process, read at each scrape. */
+  readonly redisUp = new Gauge({
+    name: 'notofine_redis_up',
+    help: 'Whether each Redis connection of the process is connected (1) or not (0)',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  });
+
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });
@@ -85,12 +111,20 @@ export class Metrics {
     this.remindersProcessed.inc({ result: 'skipped' }, summary.skipped);
   }
 
-  /** The text exposition of every metric, queue depths read first from `queues`. */
-  async render(queues: readonly QueueCounts[] = []): Promise<{ contentType: string; body: string }> {
+  /**
+   * The text exposition of every metric, queue depths read first from `queues`, and whether each
+   * of `redis` (by connection name) is connected. While Redis is away the rest is still served:
+   * the depths it cannot give within a second are left out, not shown as they last were.
+   */
+  async render(queues: readonly QueueCounts[] = [], redis: Readonly<Record<string, RedisStatus>> = {}): Promise<{ contentType: string; body: string }> {
+    for (const [connection, { status }] of Object.entries(redis)) this.redisUp.set({ connection }, status === 'ready' ? 1 : 0);
     await Promise.all(
       queues.map(async (queue) => {
-        const counts = await queue.getJobCounts(...QUEUE_STATES);
-        for (const state of QUEUE_STATES) this.queueJobs.set({ queue: queue.name, state }, counts[state] ?? 0);
+        const counts = await withinSecond(queue.getJobCounts(...QUEUE_STATES));
+        for (const state of QUEUE_STATES) {
+          if (counts) this.queueJobs.set({ queue: queue.name, state }, counts[state] ?? 0);
+          else this.queueJobs.remove({ queue: queue.name, state });
+        }
       }),
     );
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };

@@ -1,7 +1,7 @@
 import type { Config } from '@notofine/config';
-import { assertSchemaUpToDate, connectDatabase } from '@notofine/db';
+import { CHANNELS, assertSchemaUpToDate, connectDatabase } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
-import { DeliveryQueues, closeRedis, connectRedis, createRedis, type RedisRole } from '@notofine/queue';
+import { DeliveryQueues, closeRedis, connectRedis, createRedis, logQueueErrors, watchRedisConnection, type RedisRole } from '@notofine/queue';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { NotificationService, type NotificationServiceDeps } from './notification-service';
@@ -40,9 +40,10 @@ export async function connectNotificationService(
     await dataSource.destroy();
     throw error;
   }
-  redis.on('error', (error) => logger.warn('redis connection error', { error }));
+  watchRedisConnection(redis, { connection: 'queues', logger, stillDownEveryMs: config.redis.downLogIntervalMs });
 
   const queues = new DeliveryQueues(redis, config.redis.queuePrefix, config.delivery);
+  for (const channel of CHANNELS) logQueueErrors(queues.queue(channel), logger, { queue: channel });
   const service = new NotificationService({
     dataSource,
     queues,

@@ -1,4 +1,4 @@
-export { BatchRefusedError, NotificationService, type RefusedInput } from './notification-service';
+export { BatchRefusedError, NotificationService, chainBlockedRetry, type RefusedInput } from './notification-service';
 export type {
   ChannelResult,
   NotificationServiceDeps,

@@ -13,9 +13,13 @@ import {
   insertPendingNotifications,
   loadRecipient,
   loadRecipients,
+  recordIdempotentResponse,
+  recordIdempotentResponses,
   resetFailedNotification,
   type Channel,
+  type ChainBlocker,
   type ChannelVariants,
+  type IdempotentWrite,
   type ClaimedReminder,
   type NewNotification,
   type Notification,
@@ -24,7 +28,7 @@ import {
 } from '@notofine/db';
 import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
-import type { DeliveryQueues } from '@notofine/queue';
+import { isRedisConnectionError, type DeliveryQueues } from '@notofine/queue';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { quietUntil } from './quiet-hours';
 import { HOW_TO_REACH, unprovenReason, unreachableReason } from './reachability';
@@ -118,10 +122,12 @@ const REMINDER_LOOPS = 2;
  */
 export class NotificationService {
   /** Single sends made at the same time go to the database together: one INSERT, one commit. */
-  private readonly sends: MicroBatcher<SendNotificationInput, SendOutcome>;
+  private readonly sends: MicroBatcher<KeyedSend, SendOutcome>;
+  /** Notifications written since queueing them last failed, whose jobs the sweeper will queue. */
+  private leftToSweeper = 0;
 
   constructor(private readonly deps: NotificationServiceDeps) {
-    this.sends = new MicroBatcher((inputs) => this.createEach(inputs), deps.sendBatching ?? DEFAULT_SEND_BATCHING);
+    this.sends = new MicroBatcher((sends) => this.createEach(sends), deps.sendBatching ?? DEFAULT_SEND_BATCHING);
   }
 
   /**
@@ -132,9 +138,11 @@ export class NotificationService {
    * @throws {@link UnprocessableError} for a ticket of another user, or a channel the user cannot
    *   be reached on, has turned off or unsubscribed from (the last two unless `critical`)
    * @throws {@link AppError} 429 when an SMS would pass the user's daily cap
+   * @param options.idempotency - the idempotent request this send carries out: its response is
+   *   recorded with the notification, in the same transaction
    */
-  async sendNotification(input: SendNotificationInput): Promise<Notification> {
-    const outcome = await this.sends.submit(input);
+  async sendNotification(input: SendNotificationInput, options: { idempotency?: IdempotentWrite<Notification> | undefined } = {}): Promise<Notification> {
+    const outcome = await this.sends.submit({ input, idempotency: options.idempotency });
     if ('error' in outcome) throw outcome.error;
     return outcome.notification;
   }
@@ -146,9 +154,12 @@ export class NotificationService {
    *
    * @returns the notifications, in the order of `inputs`
    * @throws {@link BatchRefusedError} naming each refused input and why
+   * @param options.idempotency - the idempotent request these sends carry out: its response is
+   *   recorded with the notifications, in the same transaction
    */
-  async sendNotifications(inputs: readonly SendNotificationInput[]): Promise<Notification[]> {
-    const outcomes = await this.create(inputs, 'all');
+  async sendNotifications(inputs: readonly SendNotificationInput[], options: { idempotency?: IdempotentWrite<Notification[]> | undefined } = {}): Promise<Notification[]> {
+    const { idempotency } = options;
+    const outcomes = await this.create(inputs, 'all', idempotency && ((transaction, written) => recordIdempotentResponse(transaction, idempotency, written.map((w) => w.notification))));
     const refused = outcomes.flatMap((outcome, index) => ('error' in outcome ? [{ index, error: outcome.error as AppError }] : []));
     if (refused.length > 0) throw new BatchRefusedError(refused, inputs.length);
     return outcomes.map((outcome) => (outcome as { notification: Notification }).notification);
@@ -159,23 +170,39 @@ export class NotificationService {
    * its own, as if alone. Should the set fail as a whole (a user erased between its read and its
    * write breaks the INSERT), each is tried alone, so that one cannot fail the others.
    */
-  private async createEach(inputs: readonly SendNotificationInput[]): Promise<SendOutcome[]> {
+  private async createEach(sends: readonly KeyedSend[]): Promise<SendOutcome[]> {
+    // The responses of the keyed ones are recorded with their notifications.
+    const record = sends.some((send) => send.idempotency)
+      ? (transaction: EntityManager, written: readonly Written[]) =>
+          recordIdempotentResponses(
+            transaction,
+            written.flatMap(({ index, notification }) => {
+              const idempotency = sends[index]!.idempotency;
+              return idempotency ? [{ claimId: idempotency.claimId, response: idempotency.response(notification) }] : [];
+            }),
+          )
+      : undefined;
     try {
-      return await this.create(inputs, 'each');
+      return await this.create(sends.map((send) => send.input), 'each', record);
     } catch (error) {
-      if (inputs.length === 1) return [{ error }];
-      return Promise.all(inputs.map(async (input) => (await this.createEach([input]))[0]!));
+      if (sends.length === 1) return [{ error }];
+      return Promise.all(sends.map(async (send) => (await this.createEach([send]))[0]!));
     }
   }
 
   /**
    * Checks, writes and queues the notifications of sends, with one query of their recipients, one
    * of their tickets, one INSERT and one `addBulk` for them all. `all`: when any is refused, none
-   * is written. `each`: the refused ones are left out.
+   * is written. `each`: the refused ones are left out. `record`, given the notifications written,
+   * runs in the transaction that writes them.
    *
    * @returns each input's notification, or the error its refusal would get alone, in the order of `inputs`
    */
-  private async create(inputs: readonly SendNotificationInput[], mode: 'all' | 'each'): Promise<SendOutcome[]> {
+  private async create(
+    inputs: readonly SendNotificationInput[],
+    mode: 'all' | 'each',
+    record?: (transaction: EntityManager, written: readonly Written[]) => Promise<void>,
+  ): Promise<SendOutcome[]> {
     const { manager } = this.deps.dataSource;
     const recipients = await loadRecipients(manager, inputs.map((input) => input.userId));
     const ticketIds = [...new Set(inputs.flatMap((input) => (input.ticketId == null ? [] : [input.ticketId])))];
@@ -208,11 +235,14 @@ export class NotificationService {
       const digests = new Map<string, Date | null>();
       const rows: NewNotification[] = [];
       for (const item of kept) rows.push({ ...item.wanted, scheduledAt: await this.scheduledAt(transaction, item, now, digests) });
-      return { kept, written: await insertPendingNotifications(transaction, rows) };
+      const written = await insertPendingNotifications(transaction, rows);
+      await record?.(transaction, kept.map((item, i) => ({ index: item.index, notification: written[i]! })));
+      return { kept, written };
     };
-    // Checks that count or join other rows run in a transaction, under per-user locks.
+    // Checks that count or join other rows run in a transaction, under per-user locks; responses
+    // are recorded in the one that writes what they answer for.
     const locks = accepted.some((item) => this.capsSms(item.wanted.channel) || item.wanted.digestKey);
-    const { kept, written } = locks ? await this.deps.dataSource.transaction(insert) : await insert(manager);
+    const { kept, written } = locks || record ? await this.deps.dataSource.transaction(insert) : await insert(manager);
     await this.enqueue(written);
     kept.forEach((item, i) => {
       outcomes[item.index] = { notification: written[i]! };
@@ -225,8 +255,10 @@ export class NotificationService {
    *
    * @throws {@link NotFoundError} for an unknown ticket
    * @throws {@link UnprocessableError} when no channel can reach the user
+   * @param options.idempotency - the idempotent request this notice carries out: its response is
+   *   recorded with the notifications, in the same transaction
    */
-  async sendTicketNotification(input: TicketNotificationInput): Promise<TicketNotificationResult> {
+  async sendTicketNotification(input: TicketNotificationInput, options: { idempotency?: IdempotentWrite<TicketNotificationResult> | undefined } = {}): Promise<TicketNotificationResult> {
     assertMessage(input.message, input.subject);
     const { manager } = this.deps.dataSource;
     const ticket = await manager.findOne(Ticket, { where: { id: input.ticketId }, select: { id: true, userId: true } });
@@ -253,24 +285,28 @@ export class NotificationService {
       );
     if (wanted.length === 0) throw noChannel();
 
-    const notifications = !wanted.some((n) => this.capsSms(n.channel))
-      ? await insertPendingNotifications(manager, wanted)
-      : await this.deps.dataSource.transaction(async (transaction) => {
-          if ((await this.overSmsCap(transaction, [recipient.userId], true)).has(recipient.userId)) {
-            skipped.set('sms', `the user reached the daily cap of ${this.deps.smsDailyCap} SMS`);
-            wanted.splice(wanted.findIndex((n) => n.channel === 'sms'), 1);
-            if (wanted.length === 0) throw noChannel();
-          }
-          return insertPendingNotifications(transaction, wanted);
-        });
-    await this.enqueue(notifications);
-    const channels = Object.fromEntries(
-      CHANNELS.map((channel): [Channel, ChannelResult] => {
-        const notification = notifications.find((n) => n.channel === channel);
-        return [channel, notification ? { status: 'pending', notification } : { status: 'skipped', reason: skipped.get(channel)! }];
-      }),
-    ) as Record<Channel, ChannelResult>;
-    return { ticketId: ticket.id, userId: recipient.userId, channels, notifications };
+    const write = async (transaction: EntityManager): Promise<TicketNotificationResult> => {
+      if (wanted.some((n) => this.capsSms(n.channel)) && (await this.overSmsCap(transaction, [recipient.userId], true)).has(recipient.userId)) {
+        skipped.set('sms', `the user reached the daily cap of ${this.deps.smsDailyCap} SMS`);
+        wanted.splice(wanted.findIndex((n) => n.channel === 'sms'), 1);
+        if (wanted.length === 0) throw noChannel();
+      }
+      const notifications = await insertPendingNotifications(transaction, wanted);
+      const channels = Object.fromEntries(
+        CHANNELS.map((channel): [Channel, ChannelResult] => {
+          const notification = notifications.find((n) => n.channel === channel);
+          return [channel, notification ? { status: 'pending', notification } : { status: 'skipped', reason: skipped.get(channel)! }];
+        }),
+      ) as Record<Channel, ChannelResult>;
+      const result = { ticketId: ticket.id, userId: recipient.userId, channels, notifications };
+      await recordIdempotentResponse(transaction, options.idempotency, result);
+      return result;
+    };
+    // The SMS cap counts under a per-user lock; a response is recorded with the rows it answers for.
+    const inTransaction = wanted.some((n) => this.capsSms(n.channel)) || options.idempotency !== undefined;
+    const result = inTransaction ? await this.deps.dataSource.transaction(write) : await write(manager);
+    await this.enqueue(result.notifications);
+    return result;
   }
 
   /**
@@ -328,15 +364,23 @@ export class NotificationService {
 
   /**
    * Sends a failed notification again (an operator's decision, once the cause is fixed): back to
-   * pending with a fresh set of attempts.
+   * pending with a fresh set of attempts. That notification only: a chain that went on from it
+   * does not go on again, and one that another of its notifications delivered is not sent twice.
    *
    * @throws {@link NotFoundError} for an unknown notification
-   * @throws {@link ConflictError} when it is not failed
+   * @throws {@link ConflictError} when it is not failed, or its fallback chain was delivered or is still being tried
+   * @param options.idempotency - the idempotent request this retry carries out: its response is
+   *   recorded with the row, in the same transaction
    */
-  async retryNotification(id: number): Promise<Notification> {
-    const reset = await resetFailedNotification(this.deps.dataSource.manager, id);
-    if (reset === null) throw new NotFoundError('Notification', id);
-    if (typeof reset === 'string') throw new ConflictError(`Notification ${id} is ${reset}: only a failed notification can be retried.`);
+  async retryNotification(id: number, options: { idempotency?: IdempotentWrite<Notification> | undefined } = {}): Promise<Notification> {
+    const reset = await this.deps.dataSource.transaction(async (transaction) => {
+      const outcome = await resetFailedNotification(transaction, id);
+      if (outcome === null) throw new NotFoundError('Notification', id);
+      if (typeof outcome === 'string') throw new ConflictError(`Notification ${id} is ${outcome}: only a failed notification can be retried.`);
+      if ('blockedBy' in outcome) throw new ConflictError(chainBlockedRetry(id, outcome.blockedBy));
+      await recordIdempotentResponse(transaction, options.idempotency, outcome);
+      return outcome;
+    });
     try {
       await this.deps.queues.requeue([reset]);
     } catch (error) {
@@ -409,12 +453,19 @@ export class NotificationService {
    *
    * @throws {@link NotFoundError} for an unknown notification
    * @throws {@link ConflictError} when it is sent, failed, cancelled, or being sent right now
+   * @param options.idempotency - the idempotent request this cancellation carries out: its
+   *   response is recorded with the row, in the same transaction
    */
-  async cancelNotification(id: number, reason = 'Cancelled by the caller.'): Promise<Notification> {
-    const cancelled = await cancelNotification(this.deps.dataSource.manager, id, reason);
-    if (cancelled === null) throw new NotFoundError('Notification', id);
-    if (cancelled === 'sending') throw new ConflictError(`Notification ${id} is being sent right now: it can no longer be cancelled.`);
-    if (typeof cancelled === 'string') throw new ConflictError(`Notification ${id} is ${cancelled}: only a pending notification can be cancelled.`);
+  async cancelNotification(id: number, reason = 'Cancelled by the caller.', options: { idempotency?: IdempotentWrite<Notification> | undefined } = {}): Promise<Notification> {
+    const cancel = async (manager: EntityManager) => {
+      const outcome = await cancelNotification(manager, id, reason);
+      if (outcome === null) throw new NotFoundError('Notification', id);
+      if (outcome === 'sending') throw new ConflictError(`Notification ${id} is being sent right now: it can no longer be cancelled.`);
+      if (typeof outcome === 'string') throw new ConflictError(`Notification ${id} is ${outcome}: only a pending notification can be cancelled.`);
+      await recordIdempotentResponse(manager, options.idempotency, outcome);
+      return outcome;
+    };
+    const cancelled = options.idempotency ? await this.deps.dataSource.transaction(cancel) : await cancel(this.deps.dataSource.manager);
     await this.deps.queues.remove([cancelled]).catch((error: unknown) => this.deps.logger.warn('could not remove a cancelled notification\'s job: it will find it cancelled', { error, notification_id: id }));
     return cancelled;
   }
@@ -430,15 +481,34 @@ export class NotificationService {
     this.deps.onCommitted?.(notifications);
     try {
       await this.deps.queues.enqueue(notifications);
+      if (this.leftToSweeper > 0) this.deps.logger.info('notifications queued again', { left_to_sweeper: this.leftToSweeper });
+      this.leftToSweeper = 0;
     } catch (error) {
       const ids = notifications.map((n) => n.id);
-      this.deps.logger.warn('could not queue notifications now: the sweeper will', { error, notification_ids: ids.slice(0, 20), count: ids.length });
+      const fields = { error, notification_ids: ids.slice(0, 20), count: ids.length };
+      // Redis away: said once, not for every request accepted until it is back.
+      const first = this.leftToSweeper === 0;
+      this.leftToSweeper += ids.length;
+      if (first || !isRedisConnectionError(error)) this.deps.logger.warn('could not queue notifications now: the sweeper will', fields);
+      else this.deps.logger.debug('could not queue notifications now: the sweeper will', fields);
     }
   }
 }
 
 /** What became of one send: its notification, or why it was refused. */
 type SendOutcome = { readonly notification: Notification } | { readonly error: unknown };
+
+/** A single send, and the idempotent request it carries out (if it has a key). */
+interface KeyedSend {
+  readonly input: SendNotificationInput;
+  readonly idempotency: IdempotentWrite<Notification> | undefined;
+}
+
+/** A notification written for the send at `index`. */
+interface Written {
+  readonly index: number;
+  readonly notification: Notification;
+}
 
 /** A send that passed its checks, to be written. */
 interface Accepted {
@@ -513,6 +583,13 @@ function acceptedSend(index: number, input: SendNotificationInput, recipient: Re
   };
   if (input.template && wanted.fallbackChannels) wanted = { ...wanted, variants: variantsFor(input.template, wanted.fallbackChannels, recipient, input.subject) };
   return { index, recipient, wanted, sendAt: input.sendAt ?? null };
+}
+
+/** Why a failed notification of a fallback chain may not be sent again. */
+export function chainBlockedRetry(id: number, blocker: ChainBlocker): string {
+  return blocker.status === 'sent'
+    ? `Notification ${id}'s fallback chain was delivered by notification ${blocker.id} (${blocker.channel}): sending it again would send the message twice.`
+    : `Notification ${id}'s fallback chain is still being tried, by notification ${blocker.id} (${blocker.channel}): retry once that one has failed.`;
 }
 
 function assertTicketOf(ticketOwners: ReadonlyMap<number, number>, ticketId: number, userId: number): void {

@@ -5,7 +5,7 @@ import { StartupError } from '@notofine/errors';
 import { createLogger, type Logger } from '@notofine/logger';
 import { Metrics } from '@notofine/metrics';
 import { connectNotificationService, type NotificationService } from '@notofine/notifications';
-import { closeRedis, connectRedis, createRedis } from '@notofine/queue';
+import { closeRedis, connectRedis, createRedis, watchRedisConnection } from '@notofine/queue';
 import type { Express } from 'express';
 import { ensureApiKey } from './api-keys/api-keys';
 import { createApp } from './app';
@@ -47,7 +47,7 @@ export async function start(options: ApiServiceOptions = {}): Promise<ApiService
   };
   try {
     await connectRedis(limitsRedis, config.redis.url);
-    limitsRedis.on('error', (error) => logger.warn('redis connection error', { error, connection: 'rate limits' }));
+    watchRedisConnection(limitsRedis, { connection: 'rate limits', logger, stillDownEveryMs: config.redis.downLogIntervalMs });
     if (config.bootstrapApiKey && (await ensureApiKey(dataSource.manager, 'bootstrap', config.bootstrapApiKey))) {
       logger.info('bootstrap API key created');
     }

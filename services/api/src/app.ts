@@ -64,7 +64,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
     );
   }
   app.use(healthRoutes(deps, isShuttingDown));
-  app.use(metricsRoute(deps.metrics, () => CHANNELS.map((channel) => deps.queues.queue(channel))));
+  app.use(metricsRoute(deps.metrics, () => CHANNELS.map((channel) => deps.queues.queue(channel)), { queues: deps.redis, 'rate limits': deps.limitsRedis }));
   // The OpenAPI document and Swagger UI, for client developers: no key.
   app.use(docsRoutes(deps.config));
 

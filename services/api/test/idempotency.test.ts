@@ -93,6 +93,23 @@ describe('Idempotency-Key', () => {
     expect(await notificationsOf(user)).toHaveLength(1);
   });
 
+  it('takes the same JSON with its fields in another order for the same request: replayed, not refused', async () => {
+    const user = await insertUser(harness.env.db);
+    const key = randomUUID();
+    const body = `{"user_id": ${user.id}, "channel": "email", "template": "ticket_due", "data": {"reference": "AB-123", "amount_cents": 13500, "due_date": "2026-12-15"}, "fallback": ["sms"]}`;
+    const reordered = `{"fallback":["sms"],"data":{"due_date":"2026-12-15","amount_cents":13500,"reference":"AB-123"},"template":"ticket_due","channel":"email","user_id":${user.id}}`;
+    const post = (text: string) => harness.client.post('/notifications/send').set('Content-Type', 'application/json').set('Idempotency-Key', key).send(text);
+
+    const first = await post(body);
+    const retry = await post(reordered);
+
+    expect(first.status).toBe(202);
+    expect(retry.status).toBe(202);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.body).toEqual(first.body);
+    expect(await notificationsOf(user)).toHaveLength(1);
+  });
+
   it('keeps the keys of two callers apart', async () => {
     const user = await insertUser(harness.env.db);
     const other = apiClient(harness.api.app, (await createApiKey(harness.env.db.manager, 'another backend', 'send')).key);
@@ -136,6 +153,7 @@ describe('Idempotency-Key', () => {
     ['256 characters', 'k'.repeat(256)],
     ['a control character', 'abc\tdef'],
     ['an empty value', ''],
+    ['a space', 'order 42'],
   ])('refuses a key of %s with 400, and does nothing', async (_case, key) => {
     const user = await insertUser(harness.env.db);
 

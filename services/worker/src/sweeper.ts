@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { findStalePending } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
-import { deliveryJobId, type Delivery, type DeliveryQueues } from '@notofine/queue';
+import { deliveryJobId, isRedisConnectionError, type Delivery, type DeliveryQueues } from '@notofine/queue';
 import type { Redis } from 'ioredis';
 import type { EntityManager } from 'typeorm';
 
@@ -96,7 +96,8 @@ export function startSweeper(options: {
       await sweep();
       await options.housekeeping?.();
     } catch (error) {
-      logger.warn('sweep failed, next one in an interval', { error });
+      // Redis away: its connection's watcher says so, once; not every interval.
+      if (!isRedisConnectionError(error)) logger.warn('sweep failed, next one in an interval', { error });
     }
   }
 

@@ -3,7 +3,7 @@ import { CHANNELS, PushTokenCipher, purgeExpiredIdempotencyKeys, type Channel } 
 import { createLogger, redactText, withLogContext, type Logger } from '@notofine/logger';
 import { UnsubscribeLinks, connectNotificationService, type NotificationService } from '@notofine/notifications';
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
-import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, type Delivery, type DeliveryJobData } from '@notofine/queue';
+import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, logQueueErrors, type Delivery, type DeliveryJobData } from '@notofine/queue';
 import { probe } from '@notofine/lifecycle';
 import { Metrics } from '@notofine/metrics';
 import { Worker } from 'bullmq';
@@ -122,7 +122,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
           ...FINISHED_JOB_RETENTION,
         },
       );
-      worker.on('error', (error) => logger.error('worker error', { queue: channel, error }));
+      logQueueErrors(worker, logger, { queue: channel });
       return [channel, worker];
     }),
   ) as Record<Channel, Worker<DeliveryJobData, DeliveryOutcome>>;
@@ -161,7 +161,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
         const running = stopping ? 'stopping' : allWorkers.every((worker) => worker.isRunning()) ? 'ok' : 'not running';
         return { ready: postgres === 'ok' && redis === 'ok' && running === 'ok', checks: { postgres, redis, workers: running } };
       },
-      routes: { '/metrics': () => metrics.render([...CHANNELS.map((channel) => queues.queue(channel)), ...(scheduler ? [scheduler.queue] : [])]) },
+      routes: { '/metrics': () => metrics.render([...CHANNELS.map((channel) => queues.queue(channel)), ...(scheduler ? [scheduler.queue] : [])], { queues: connection }) },
     });
   } catch (error) {
     await sweeper.stop();

@@ -259,17 +259,20 @@ export async function recordNotDelivered(
   outcome: { errorMessage: string; final: boolean; attempted: boolean; provider: string | null; cancelled?: boolean },
 ): Promise<{ recorded: boolean; fallback: FallbackDelivery | null }> {
   // A notification that fails for good (or is cancelled) with a fallback chain hands over to the
-  // next channel, in the same statement: no crash can leave it failed without its stand-in.
+  // next channel, in the same statement: no crash can leave it failed without its stand-in. Once
+  // only: a notification retried after its chain went on (its stand-in failed too) fails alone.
   const rows: Array<{ id: number | null; fallback_id: number | null; fallback_channel: Channel | null }> = await manager.query(
-    `WITH failed AS (
+    `WITH before AS (
+       SELECT id, fallback_to_id AS handed_over_to FROM notifications WHERE id = $1
+     ), failed AS (
        UPDATE notifications
        SET status = CASE WHEN $4 THEN (CASE WHEN $7 THEN 'cancelled' ELSE 'failed' END) ELSE status END,
            error_message = $3,
            attempts = attempts + CASE WHEN $5 THEN 1 ELSE 0 END,
            provider = coalesce($6, provider),
            -- The stand-in's id is drawn here, so that one update links both ways.
-           fallback_to_id = CASE WHEN $4 AND cardinality(fallback_channels) > 0
-                                 THEN nextval(pg_get_serial_sequence('notifications', 'id')) END,
+           fallback_to_id = CASE WHEN $4 AND cardinality(fallback_channels) > 0 AND fallback_to_id IS NULL
+                                 THEN nextval(pg_get_serial_sequence('notifications', 'id')) ELSE fallback_to_id END,
            lease_token = NULL, lease_until = NULL,
            updated_at = now()
        WHERE id = $1 AND status = 'pending' AND lease_token = $2
@@ -283,7 +286,7 @@ export async function recordNotDelivered(
               CASE WHEN variants ? fallback_channels[1] THEN variants -> fallback_channels[1] ->> 'subject' ELSE subject END,
               variants -> fallback_channels[1] ->> 'html', template, variants, ticket_id, reminder_id, urgent, critical,
               CASE WHEN cardinality(fallback_channels) > 1 THEN fallback_channels[2:] END, id, text_from_user_token
-       FROM failed WHERE fallback_to_id IS NOT NULL
+       FROM failed JOIN before USING (id) WHERE fallback_to_id IS NOT NULL AND handed_over_to IS NULL
        RETURNING id, channel
      )
      SELECT f.id, s.id AS fallback_id, s.channel AS fallback_channel FROM failed f LEFT JOIN stand_in s ON true`,

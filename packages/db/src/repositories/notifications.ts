@@ -188,12 +188,44 @@ export async function listNotifications(
 }
 
 /**
- * Puts a failed notification back to pending, for another round of attempts: its error and any
- * delivery outcome cleared, its attempt count kept as history.
- *
- * @returns the notification, or its current status when it is not `failed` (null: no such notification)
+ * Another notification of a failed one's fallback chain that keeps it from being sent again: one
+ * that was sent (the chain delivered the message), or one still pending (the chain is still trying).
  */
-export async function resetFailedNotification(manager: EntityManager, id: number): Promise<Notification | NotificationStatus | null> {
+export interface ChainBlocker {
+  readonly id: number;
+  readonly channel: Channel;
+  readonly status: 'sent' | 'pending';
+}
+
+/** Every notification linked to `$1` by fallback, both ways (each link names the one before and after it). */
+const FALLBACK_CHAIN = `WITH RECURSIVE chain(id) AS (
+    SELECT $1::bigint
+    UNION
+    SELECT linked FROM chain c JOIN notifications n ON n.id = c.id, unnest(ARRAY[n.fallback_from_id, n.fallback_to_id]) AS linked
+    WHERE linked IS NOT NULL
+  )`;
+
+/**
+ * Puts a failed notification back to pending, for another round of attempts: its error and any
+ * delivery outcome cleared, its attempt count kept as history. Not one whose fallback chain
+ * another notification delivered or is still trying: sending it again would send the message
+ * twice. The chain's rows are locked first, so that two retries of one chain do not both pass.
+ *
+ * @returns the notification; its current status when it is not `failed` (null: no such
+ *   notification); or the notification of its chain that stands in the way
+ */
+export async function resetFailedNotification(manager: EntityManager, id: number): Promise<Notification | NotificationStatus | { blockedBy: ChainBlocker } | null> {
+  if (!manager.queryRunner?.isTransactionActive) return manager.transaction((transaction) => resetFailedNotification(transaction, id));
+  // Locked, then read in a statement of its own: a link added before the lock is seen.
+  await manager.query(`${FALLBACK_CHAIN} SELECT id FROM notifications WHERE id IN (SELECT id FROM chain) ORDER BY id FOR UPDATE`, [id]);
+  const chain: Array<{ id: string; channel: Channel; status: NotificationStatus }> = await manager.query(
+    `${FALLBACK_CHAIN} SELECT id, channel, status FROM notifications WHERE id IN (SELECT id FROM chain) ORDER BY id`,
+    [id],
+  );
+  const others = chain.filter((link) => Number(link.id) !== id);
+  const blocker = others.find((link) => link.status === 'sent') ?? others.find((link) => link.status === 'pending');
+  if (blocker) return { blockedBy: { id: Number(blocker.id), channel: blocker.channel, status: blocker.status as ChainBlocker['status'] } };
+
   const [rows]: [NotificationRow[], number] = await manager.query(
     `UPDATE notifications
      SET status = 'pending', error_message = NULL, lease_token = NULL, lease_until = NULL,
@@ -203,8 +235,7 @@ export async function resetFailedNotification(manager: EntityManager, id: number
     [id],
   );
   if (rows[0]) return notificationFromRow(rows[0]);
-  const [current]: Array<{ status: NotificationStatus }> = await manager.query(`SELECT status FROM notifications WHERE id = $1`, [id]);
-  return current?.status ?? null;
+  return chain.find((link) => Number(link.id) === id)?.status ?? null;
 }
 
 /** The window of the daily SMS cap: a user may be sent so many SMS in any such span. */

@@ -2,10 +2,11 @@ import { PushTokenCipher } from '@notofine/db';
 import { Router } from 'express';
 import { allow } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
+import { answerOnce } from '../http/idempotency';
 import { parseBody, parseId } from '../http/validation';
 import { RegisterDeviceBody } from './dto';
 import { deviceJson } from './json';
-import { listDevices, registerDevice, unregisterDevice } from './use-cases';
+import { listDevices, registerDevice, unregisterDevice, type RegisteredDevice } from './use-cases';
 
 export function deviceRoutes({ dataSource, config }: ApiDeps): Router {
   const router = Router();
@@ -17,8 +18,8 @@ export function deviceRoutes({ dataSource, config }: ApiDeps): Router {
   router.post('/users/:userId/devices', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(RegisterDeviceBody, req.body);
-    const { device, created } = await registerDevice(manager, cipher, userId, body);
-    res.status(created ? 201 : 200).location(`/users/${userId}/devices/${device.id}`).json(deviceJson(device));
+    const reply = answerOnce(req, res, ({ device, created }: RegisteredDevice) => ({ status: created ? 201 : 200, location: `/users/${userId}/devices/${device.id}`, body: deviceJson(device) }));
+    reply.send(await registerDevice(manager, cipher, userId, body, reply.idempotency));
   });
 
   router.get('/users/:userId/devices', adminOrSelf, async (req, res) => {

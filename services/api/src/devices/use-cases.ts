@@ -1,4 +1,4 @@
-import { Device, LIMITS, User, type PushTokenCipher } from '@notofine/db';
+import { Device, LIMITS, User, recordIdempotentResponse, type IdempotentWrite, type PushTokenCipher } from '@notofine/db';
 import { NotFoundError } from '@notofine/errors';
 import type { EntityManager } from 'typeorm';
 import type { RegisterDeviceBody } from './dto';
@@ -8,6 +8,8 @@ import type { RegisterDeviceBody } from './dto';
  * (the app was reinstalled or another account signed in on the device): the latest registration wins.
  * A user keeps at most `LIMITS.devicesPerUser` devices: a new one pushes out the one seen least recently.
  *
+ * With `idempotency`, its request's response is recorded in the same transaction.
+ *
  * @returns the device, and whether it was created (false: refreshed)
  */
 export async function registerDevice(
@@ -15,7 +17,23 @@ export async function registerDevice(
   cipher: PushTokenCipher,
   userId: number,
   body: RegisterDeviceBody,
-): Promise<{ device: Device; created: boolean }> {
+  idempotency?: IdempotentWrite<RegisteredDevice>,
+): Promise<RegisteredDevice> {
+  if (!idempotency) return storeDevice(manager, cipher, userId, body);
+  return manager.transaction(async (transaction) => {
+    const registered = await storeDevice(transaction, cipher, userId, body);
+    await recordIdempotentResponse(transaction, idempotency, registered);
+    return registered;
+  });
+}
+
+/** A device registered, and whether it was created (false: refreshed). */
+export interface RegisteredDevice {
+  readonly device: Device;
+  readonly created: boolean;
+}
+
+async function storeDevice(manager: EntityManager, cipher: PushTokenCipher, userId: number, body: RegisterDeviceBody): Promise<RegisteredDevice> {
   if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
   // The token is stored sealed, and found again by its hash.
   const sealed = cipher.seal(body.token);

@@ -1,21 +1,25 @@
 import { createHash } from 'node:crypto';
-import { completeIdempotentRequest, releaseIdempotentRequest, startIdempotentRequest } from '@notofine/db';
+import { completeIdempotentRequest, releaseIdempotentRequest, startIdempotentRequest, type IdempotentWrite, type KeptResponse } from '@notofine/db';
 import { AppError, ValidationError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { EntityManager } from 'typeorm';
 import { callerOf } from '../api-keys/authenticate';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 /** A request unanswered for this long is taken for dead (its process crashed): a retry may run it again. */
 const ABANDONED_AFTER_MS = 60_000;
-/** Visible ASCII, as the IETF draft's keys (a UUID is the usual choice). */
-const VALID_KEY = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+/** 1 to 255 visible ASCII characters, no space, as the OpenAPI document says (a UUID is the usual choice). */
+const VALID_KEY = /^[\x21-\x7e]{1,255}$/;
 /**
  * A route sets `res.locals[NOT_KEPT] = true` for an answer that must not be stored (a minted
  * token): the key is freed instead, and a retry runs again.
  */
 export const NOT_KEPT = 'idempotencyNotKept';
+/** `res.locals` entry holding the request's claim on its key, for the route's use case. */
+const CLAIM = 'idempotencyClaim';
+/** `res.locals` entry a route sets when its use case recorded the response with its writes. */
+const RECORDED = 'idempotencyRecorded';
 /** The response headers a replay gives again. */
 const REPLAYED_HEADERS = ['content-type', 'location'] as const;
 
@@ -26,6 +30,12 @@ const REPLAYED_HEADERS = ['content-type', 'location'] as const;
  * same key with another request is refused (422), as is a retry while the first still runs (409).
  * Keys belong to the caller and last `ttlMs`. A response of the server's own failure (5xx) is not
  * kept: the retry runs again.
+ *
+ * A route that writes records its response in the transaction of its writes ({@link answerOnce}):
+ * should the process die between that commit and the answer, the retry replays the response
+ * instead of writing again. Any other response (a refusal, a read) is recorded here, just before
+ * it is sent: a process dying first had committed nothing, and the key is free again once
+ * `ABANDONED_AFTER_MS` have passed.
  */
 export function idempotency(manager: EntityManager, logger: Logger, ttlMs: number): RequestHandler {
   return async (req, res, next) => {
@@ -41,7 +51,7 @@ export function idempotency(manager: EntityManager, logger: Logger, ttlMs: numbe
     // A key belongs to the API key that sent it, or to the user token's user.
     const owner = caller.kind === 'user' ? `user:${caller.apiKeyId}:${caller.userId}` : `key:${caller.apiKeyId}`;
     const fingerprint = createHash('sha256')
-      .update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`)
+      .update(`${req.method} ${req.originalUrl}\n${canonicalJson(req.body ?? null)}`)
       .digest('hex');
 
     const start = await startIdempotentRequest(manager, { caller: owner, key, fingerprint, ttlMs, abandonedAfterMs: ABANDONED_AFTER_MS });
@@ -56,14 +66,72 @@ export function idempotency(manager: EntityManager, logger: Logger, ttlMs: numbe
         res.status(start.status).set(start.headers).set('Idempotent-Replayed', 'true').send(start.body);
         return;
       case 'run':
-        keepResponse(res, (response) =>
-          response.status >= 500 || res.locals[NOT_KEPT] === true
-            ? releaseIdempotentRequest(manager, start.id)
-            : completeIdempotentRequest(manager, start.id, { ...response, userId: subjectUserOf(req.path, response.body) }),
-        ).catch((error: unknown) => logger.warn('could not record the response of an idempotent request', { error }));
+        res.locals[CLAIM] = start.id;
+        keepResponse(res, async (response) => {
+          // Recorded with the route's writes already; a 5xx after that commit replays it too.
+          if (res.locals[RECORDED] === true) return;
+          if (response.status >= 500 || res.locals[NOT_KEPT] === true) await releaseIdempotentRequest(manager, start.id);
+          else await completeIdempotentRequest(manager, start.id, { ...response, userId: subjectUserOf(req.path, response.body) });
+        }).catch((error: unknown) => logger.warn('could not record the response of an idempotent request', { error }));
         next();
     }
   };
+}
+
+/** How a route that writes answers: its status, its JSON body, and where the resource is. */
+export interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly location?: string;
+}
+
+/**
+ * The answer of a route that writes, made so that the response to a request with an
+ * Idempotency-Key is recorded in the transaction of its writes: `idempotency` goes to the use case,
+ * which records `idempotency.response(result)` with its rows (the result it then returns); `send`
+ * answers with the very response recorded. Without a key, `idempotency` is undefined and `send`
+ * just answers.
+ */
+export function answerOnce<T>(req: Request, res: Response, answer: (result: T) => Answer): { idempotency: IdempotentWrite<T> | undefined; send(result: T): void } {
+  const claimId = res.locals[CLAIM] as number | undefined;
+  // The last response written: a use case that tried a transaction again recorded the last one.
+  let kept: KeptResponse | undefined;
+  const keep = (result: T): KeptResponse => {
+    const given = answer(result);
+    const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', ...(given.location !== undefined && { location: given.location }) };
+    const body = JSON.stringify(given.body);
+    kept = { status: given.status, headers, body, userId: subjectUserOf(req.path, body) };
+    return kept;
+  };
+  return {
+    idempotency: claimId === undefined ? undefined : { claimId, response: keep },
+    send(result) {
+      if (kept === undefined) {
+        const given = answer(result);
+        if (given.location !== undefined) res.location(given.location);
+        res.status(given.status).json(given.body);
+        return;
+      }
+      // Recorded with the rows: these bytes, not another rendering.
+      res.locals[RECORDED] = true;
+      res.status(kept.status).set(kept.headers).send(kept.body);
+    },
+  };
+}
+
+/**
+ * JSON with every object's keys in order: two bodies that say the same thing with their fields in
+ * another order are the same request.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const fields = Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${fields.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Metrics, QueueCounts } from '@notofine/metrics';
+import type { Metrics, QueueCounts, RedisStatus } from '@notofine/metrics';
 import { Router, type RequestHandler } from 'express';
 import { routeOf } from './request-context';
 
@@ -20,10 +20,10 @@ export function timeRequests(metrics: Metrics): RequestHandler {
  * `GET /metrics`: Prometheus text exposition, without an API key (like the probes); keep it off the
  * public ingress.
  */
-export function metricsRoute(metrics: Metrics, queues: () => readonly QueueCounts[]): Router {
+export function metricsRoute(metrics: Metrics, queues: () => readonly QueueCounts[], redis: Readonly<Record<string, RedisStatus>>): Router {
   const router = Router();
   router.get('/metrics', async (_req, res) => {
-    const { contentType, body } = await metrics.render(queues());
+    const { contentType, body } = await metrics.render(queues(), redis);
     res.type(contentType).send(body);
   });
   return router;

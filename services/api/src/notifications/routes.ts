@@ -1,9 +1,10 @@
 import { NOTIFICATION_STATUSES, Notification, User, listNotifications, type NotificationStatus } from '@notofine/db';
 import { NotFoundError, ValidationError } from '@notofine/errors';
-import type { SendNotificationInput } from '@notofine/notifications';
+import type { SendNotificationInput, TicketNotificationResult } from '@notofine/notifications';
 import { Router, type Request } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
+import { answerOnce, type Answer } from '../http/idempotency';
 import { parseBody, parseId, parseIntegerQuery, parseStringQuery, validationErrorOf } from '../http/validation';
 import { decodeCursor, encodeCursor } from './cursor';
 import { MAX_BATCH, NotifyTicketBody, SendBatchBody, SendNotificationBody } from './dto';
@@ -25,24 +26,26 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
   const sendOrSelf = allow('send', 'self');
   const sendOrOwner = allow('send', 'owned');
 
+  // Each route that writes answers through answerOnce: with an Idempotency-Key, its response is
+  // recorded in the transaction of its writes.
   router.post('/notifications/send', send, async (req, res) => {
     const body = await parseBody(SendNotificationBody, req.body);
-    const notification = await notifications.sendNotification(sendInput(body));
-    res.status(202).location(`/notifications/${notification.id}`).json(notificationJson(notification));
+    const reply = answerOnce(req, res, accepted);
+    reply.send(await notifications.sendNotification(sendInput(body), { idempotency: reply.idempotency }));
   });
 
   // Up to a thousand sends in one request, each as /notifications/send takes it: all or none.
   router.post(BATCH_PATH, send, async (req, res) => {
     const batch = await parseBody(SendBatchBody, itemsAsObjects(req.body));
-    const sent = await notifications.sendNotifications(batch.notifications.map(sendInput));
-    res.status(202).json({ notifications: sent.map(notificationJson) });
+    const reply = answerOnce(req, res, (sent: Notification[]) => ({ status: 202, body: { notifications: sent.map(notificationJson) } }));
+    reply.send(await notifications.sendNotifications(batch.notifications.map(sendInput), { idempotency: reply.idempotency }));
   });
 
   router.post('/tickets/:ticketId/notify', send, async (req, res) => {
     const ticketId = parseId(req.params.ticketId, 'ticket_id');
     const body = await parseBody(NotifyTicketBody, req.body);
-    const result = await notifications.sendTicketNotification({ ticketId, message: body.message, subject: body.subject });
-    res.status(202).json(ticketNotificationJson(result));
+    const reply = answerOnce(req, res, (result: TicketNotificationResult) => ({ status: 202, body: ticketNotificationJson(result) }));
+    reply.send(await notifications.sendTicketNotification({ ticketId, message: body.message, subject: body.subject }, { idempotency: reply.idempotency }));
   });
 
   router.get('/notifications/:notificationId', sendOrOwner, async (req, res) => {
@@ -70,16 +73,23 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
 
   // Before it is sent: never sent then. 409 once sent, failed, cancelled, or while being sent.
   router.post('/notifications/:notificationId/cancel', send, async (req, res) => {
-    const notification = await notifications.cancelNotification(parseId(req.params.notificationId, 'notification_id'));
-    res.json(notificationJson(notification));
+    const id = parseId(req.params.notificationId, 'notification_id');
+    const reply = answerOnce(req, res, (notification: Notification) => ({ status: 200, body: notificationJson(notification) }));
+    reply.send(await notifications.cancelNotification(id, undefined, { idempotency: reply.idempotency }));
   });
 
   router.post('/notifications/:notificationId/retry', admin, async (req, res) => {
-    const notification = await notifications.retryNotification(parseId(req.params.notificationId, 'notification_id'));
-    res.status(202).location(`/notifications/${notification.id}`).json(notificationJson(notification));
+    const id = parseId(req.params.notificationId, 'notification_id');
+    const reply = answerOnce(req, res, accepted);
+    reply.send(await notifications.retryNotification(id, { idempotency: reply.idempotency }));
   });
 
   return router;
+}
+
+/** 202 with the pending notification and where it is. */
+function accepted(notification: Notification): Answer {
+  return { status: 202, location: `/notifications/${notification.id}`, body: notificationJson(notification) };
 }
 
 function sendInput(body: SendNotificationBody): SendNotificationInput {

@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
+import { answerOnce } from '../http/idempotency';
 import { parseBody, parseId } from '../http/validation';
 import { CreateReminderBody, UpdateReminderBody } from './dto';
 import { reminderJson } from './json';
-import { createReminder, deleteReminder, getReminder, listReminders, updateReminder } from './use-cases';
+import { createReminder, deleteReminder, getReminder, listReminders, updateReminder, type ReminderWithChannels } from './use-cases';
 
 export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps): Router {
   const router = Router();
@@ -17,8 +18,8 @@ export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps):
   router.post('/users/:userId/reminders', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(CreateReminderBody, req.body);
-    const reminder = await createReminder(manager, userId, body, ownerOf(res));
-    res.status(201).location(`/reminders/${reminder.id}`).json(reminderJson(reminder));
+    const reply = answerOnce(req, res, (reminder: ReminderWithChannels) => ({ status: 201, location: `/reminders/${reminder.id}`, body: reminderJson(reminder) }));
+    reply.send(await createReminder(manager, userId, body, ownerOf(res), reply.idempotency));
   });
 
   router.get('/users/:userId/reminders', adminOrSelf, async (req, res) => {
@@ -26,7 +27,9 @@ export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps):
     res.json({ reminders: reminders.map(reminderJson) });
   });
 
-  // Registered before /reminders/:reminderId so that "process" is never read as an id.
+  // Registered before /reminders/:reminderId so that "process" is never read as an id. Run again
+  // (a retry after a crash), it sends nothing twice: each due reminder is claimed once a period.
+  // Its answer then counts what that run did, not the first.
   router.post('/reminders/process', admin, async (_req, res) => {
     const summary = await notifications.processReminders();
     metrics.recordReminderRun(summary);

@@ -1,4 +1,4 @@
-import { CHANNELS, LIMITS, Reminder, ReminderChannel, Ticket, User, loadRecipient, type Channel } from '@notofine/db';
+import { CHANNELS, LIMITS, Reminder, ReminderChannel, Ticket, User, loadRecipient, recordIdempotentResponse, type Channel, type IdempotentWrite } from '@notofine/db';
 import { NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import { unprovenReason, unreachableReason } from '@notofine/notifications';
 import type { EntityManager } from 'typeorm';
@@ -10,16 +10,23 @@ export type ReminderWithChannels = Reminder & { channels: ReminderChannel[] };
 /**
  * Creates a reminder, due at once (its first notifications go out at the next processing run).
  * With `ownerId` (a user token's user), a `ticket_id` of another user is not found, exactly as one
- * that does not exist, and a `message` or `subject` may only go to addresses the user proved.
+ * that does not exist, and a `message` or `subject` may only go to addresses the user proved. With
+ * `idempotency`, its request's response is recorded in the same transaction.
  *
  * @throws {@link UnprocessableError} when a channel cannot reach the user (or, for a text written
  * with a user token, on an address they proved), or they have `LIMITS.remindersPerUser` reminders already
  */
-export async function createReminder(manager: EntityManager, userId: number, body: CreateReminderBody, ownerId?: number): Promise<ReminderWithChannels> {
+export async function createReminder(
+  manager: EntityManager,
+  userId: number,
+  body: CreateReminderBody,
+  ownerId?: number,
+  idempotency?: IdempotentWrite<ReminderWithChannels>,
+): Promise<ReminderWithChannels> {
   const textFromUserToken = ownerId !== undefined && (body.message != null || subjectOrNull(body.subject) !== null);
   await assertReachable(manager, userId, body.channels, textFromUserToken);
   if (body.ticket_id != null) await assertOwnUnpaidTicket(manager, userId, body.ticket_id, ownerId !== undefined);
-  const id = await manager.transaction(async (tx) => {
+  return manager.transaction(async (tx) => {
     // The user's row, locked, serialises concurrent creations for them: the count holds.
     await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
     if ((await tx.countBy(Reminder, { userId })) >= LIMITS.remindersPerUser) {
@@ -45,9 +52,10 @@ export async function createReminder(manager: EntityManager, userId: number, bod
       ReminderChannel,
       body.channels.map((channel) => ({ reminderId: reminder.id, channel, enabled: true })),
     );
-    return reminder.id;
+    const created = await getReminder(tx, reminder.id);
+    await recordIdempotentResponse(tx, idempotency, created);
+    return created;
   });
-  return getReminder(manager, id);
 }
 
 /** A reminder; with `ownerId`, only if it is that user's (otherwise it is not found). */

@@ -1,8 +1,9 @@
-import { TICKET_STATUSES, type TicketStatus } from '@notofine/db';
+import { TICKET_STATUSES, type Ticket, type TicketStatus } from '@notofine/db';
 import { ValidationError } from '@notofine/errors';
 import { Router } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
+import { answerOnce } from '../http/idempotency';
 import { parseBody, parseId, parseStringQuery } from '../http/validation';
 import { CreateTicketBody, UpdateTicketBody } from './dto';
 import { ticketJson } from './json';
@@ -19,8 +20,8 @@ export function ticketRoutes({ dataSource }: ApiDeps): Router {
   router.post('/users/:userId/tickets', admin, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(CreateTicketBody, req.body);
-    const ticket = await createTicket(manager, userId, body);
-    res.status(201).location(`/tickets/${ticket.id}`).json(ticketJson(ticket));
+    const reply = answerOnce(req, res, (ticket: Ticket) => ({ status: 201, location: `/tickets/${ticket.id}`, body: ticketJson(ticket) }));
+    reply.send(await createTicket(manager, userId, body, reply.idempotency));
   });
 
   router.get('/users/:userId/tickets', adminOrSelf, async (req, res) => {

@@ -1,10 +1,11 @@
-import { Ticket, User, type TicketStatus } from '@notofine/db';
+import { Ticket, User, recordIdempotentResponse, type IdempotentWrite, type TicketStatus } from '@notofine/db';
 import { settleTicketNotifications } from '@notofine/notifications';
 import { ConflictError, NotFoundError, ValidationError } from '@notofine/errors';
 import { QueryFailedError, type EntityManager } from 'typeorm';
 import type { CreateTicketBody, UpdateTicketBody } from './dto';
 
-export async function createTicket(manager: EntityManager, userId: number, body: CreateTicketBody): Promise<Ticket> {
+/** Records a ticket; with `idempotency`, its request's response is recorded in the same transaction. */
+export async function createTicket(manager: EntityManager, userId: number, body: CreateTicketBody, idempotency?: IdempotentWrite<Ticket>): Promise<Ticket> {
   if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
   const ticket = manager.create(Ticket, {
     userId,
@@ -13,7 +14,12 @@ export async function createTicket(manager: EntityManager, userId: number, body:
     dueDate: body.due_date,
     ...(body.status && { status: body.status }),
   });
-  return saveUniqueReference(manager, ticket);
+  if (!idempotency) return saveUniqueReference(manager, ticket);
+  return manager.transaction(async (transaction) => {
+    const saved = await saveUniqueReference(transaction, ticket);
+    await recordIdempotentResponse(transaction, idempotency, saved);
+    return saved;
+  });
 }
 
 export async function listTickets(manager: EntityManager, userId: number, status?: TicketStatus): Promise<Ticket[]> {

@@ -1,7 +1,9 @@
+import type { User } from '@notofine/db';
 import { Router } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { VerificationCodes } from '../contact-verification/codes';
 import type { ApiDeps } from '../deps';
+import { answerOnce } from '../http/idempotency';
 import { parseBody, parseId } from '../http/validation';
 import { CreateUserBody, PreferencesBody, UpdateUserBody } from './dto';
 import { userJson } from './json';
@@ -17,8 +19,8 @@ export function userRoutes({ dataSource, config, queues, logger }: ApiDeps, code
 
   router.post('/users', admin, async (req, res) => {
     const body = await parseBody(CreateUserBody, req.body);
-    const user = await createUser(manager, body, config.defaultPhoneRegion, config.defaultQuietHours);
-    res.status(201).location(`/users/${user.id}`).json(userJson(user));
+    const reply = answerOnce(req, res, (user: User) => ({ status: 201, location: `/users/${user.id}`, body: userJson(user) }));
+    reply.send(await createUser(manager, body, config.defaultPhoneRegion, config.defaultQuietHours, reply.idempotency));
   });
 
   router.get('/users/:userId', adminOrSelf, async (req, res) => {

@@ -1,4 +1,4 @@
-import { CHANNELS, ChannelPreference, ContactVerification, User, type Channel } from '@notofine/db';
+import { CHANNELS, ChannelPreference, ContactVerification, User, recordIdempotentResponse, type Channel, type IdempotentWrite } from '@notofine/db';
 import { NotFoundError, ValidationError } from '@notofine/errors';
 import type { Delivery } from '@notofine/queue';
 import type { EntityManager } from 'typeorm';
@@ -7,11 +7,13 @@ import type { ChannelSwitches, CreateUserBody, QuietHoursBody } from './dto';
 
 export type ChannelPreferences = Record<Channel, boolean>;
 
+/** Creates a user; with `idempotency`, its request's response is recorded in the same transaction. */
 export async function createUser(
   manager: EntityManager,
   body: CreateUserBody,
   phoneRegion: string,
   defaultQuietHours: { readonly start: string; readonly end: string } | null,
+  idempotency?: IdempotentWrite<User>,
 ): Promise<User> {
   const user = manager.create(User, {
     fullName: body.full_name.trim(),
@@ -21,7 +23,12 @@ export async function createUser(
     ...(body.timezone !== undefined && { timezone: canonicalTimeZone(body.timezone) }),
     ...quietHoursColumns(body.quiet_hours !== undefined ? body.quiet_hours : defaultQuietHours),
   });
-  return manager.save(user);
+  if (!idempotency) return manager.save(user);
+  return manager.transaction(async (transaction) => {
+    const saved = await transaction.save(user);
+    await recordIdempotentResponse(transaction, idempotency, saved);
+    return saved;
+  });
 }
 
 export function quietHoursColumns(quiet: Pick<QuietHoursBody, 'start' | 'end' | 'email'> | null): Pick<User, 'quietHoursStart' | 'quietHoursEnd' | 'quietHoursEmail'> {

@@ -1,7 +1,7 @@
 import type { Logger } from '@notofine/logger';
 import type { Metrics } from '@notofine/metrics';
 import type { NotificationService } from '@notofine/notifications';
-import { FINISHED_JOB_RETENTION, REMINDER_JOB, REMINDER_QUEUE, REMINDER_SCHEDULER_ID } from '@notofine/queue';
+import { FINISHED_JOB_RETENTION, REMINDER_JOB, REMINDER_QUEUE, REMINDER_SCHEDULER_ID, logQueueErrors } from '@notofine/queue';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -30,6 +30,7 @@ export async function startReminderScheduler(options: {
 }): Promise<ReminderScheduler> {
   const { connection, prefix, schedule, service, logger, metrics } = options;
   const queue = new Queue(REMINDER_QUEUE, { connection, prefix });
+  logQueueErrors(queue, logger, { queue: REMINDER_QUEUE });
   const ensure = async () => {
     await queue.upsertJobScheduler(
       REMINDER_SCHEDULER_ID,
@@ -48,6 +49,7 @@ export async function startReminderScheduler(options: {
     { connection, prefix, concurrency: 1 },
   );
   worker.on('failed', (job, error) => logger.error('reminder run failed', { job_id: job?.id, error }));
+  logQueueErrors(worker, logger, { queue: REMINDER_QUEUE });
   logger.info('reminder scheduler registered', { schedule });
   return { queue, worker, ensure };
 }
