@@ -116,4 +116,4 @@ it('a Redis outage is logged once per change of state on each connection, throug
     const others = service.entries().filter((entry) => !stateLines.has(entry.message as string));
     expect(others.filter((entry) => JSON.stringify(entry).includes('ECONNREFUSED'))).toEqual([]);
   }
-});
+}, 120_000);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Notification, insertPendingNotifications } from '@notofine/db';
-import { buildReminderBody, buildTicketBody, buildUserBody, insertDevice, insertTicket, insertUser } from '@test/factories';
+import { buildReminderBody, buildTicketBody, buildUserBody, insertDevice, insertTicket, insertUser, insertVerification } from '@test/factories';
 import type { Response } from 'supertest';
 import { startApi, type ApiHarness } from './api-harness';
 import { routesOf } from './routes';
@@ -102,6 +102,24 @@ const WRITING_ROUTES: Record<string, WritingRoute> = {
       await insertDevice(harness.env.db, user.id);
       const response = await post(`/users/${user.id}/reminders`, key, buildReminderBody());
       return { response, written: [['reminders', response.body.id]] };
+    },
+  },
+  'POST /users/:userId/verifications': {
+    async run(key) {
+      // A backend key's address is not proven: a code may be asked for it.
+      const user = await insertUser(harness.env.db);
+      const response = await post(`/users/${user.id}/verifications`, key, { contact: 'email' });
+      const [verification] = await harness.env.db.query<Array<{ id: number }>>('SELECT id FROM contact_verifications WHERE user_id = $1', [user.id]);
+      const [notification] = await harness.env.db.query<Array<{ id: number }>>('SELECT id FROM notifications WHERE user_id = $1', [user.id]);
+      return { response, written: [['contact_verifications', verification!.id], ['notifications', notification!.id]] };
+    },
+  },
+  'POST /users/:userId/verifications/confirm': {
+    async run(key) {
+      const user = await insertUser(harness.env.db);
+      const verification = await insertVerification(harness.env.db, user.id, 'email');
+      const response = await post(`/users/${user.id}/verifications/confirm`, key, { contact: 'email', code: verification.code });
+      return { response, written: [['users', user.id]] };
     },
   },
 };

@@ -1,7 +1,8 @@
-import { ContactVerification, User, type Contact } from '@notofine/db';
+import { ContactVerification, User, recordIdempotentResponse, type Contact, type IdempotentWrite } from '@notofine/db';
 import { AppError, NotFoundError, UnprocessableError } from '@notofine/errors';
 import { VERIFICATION, verificationCodeMatches } from '@notofine/notifications';
 import type { EntityManager } from 'typeorm';
+import { waitingVerifications } from '../users/use-cases';
 import { CONTACT_NAME } from './codes';
 
 export interface ConfirmCodeCommand {
@@ -10,19 +11,26 @@ export interface ConfirmCodeCommand {
   readonly code: string;
 }
 
+/** A user whose address was just proven, with the verifications still waiting (of their other contact). */
+export interface ProvenUser {
+  readonly user: User;
+  readonly waiting: ContactVerification[];
+}
+
 /** How checking a code ended: the error to answer is thrown once what it changed is committed. */
-type Outcome = { readonly proven: User } | { readonly refusal: AppError };
+type Outcome = { readonly proven: ProvenUser } | { readonly refusal: AppError };
 
 /**
  * Checks the code a user received: right and in time, the address it was sent to becomes the
  * user's (`email` or `phone`), proven now, and the verification goes. A wrong one counts; at the
- * last attempt allowed the verification is dropped.
+ * last attempt allowed the verification is dropped. With `idempotency`, the response of a code
+ * accepted is recorded in the transaction that proves the address.
  *
- * @returns the user as changed
+ * @returns the user as changed, with the verifications still waiting
  * @throws {@link AppError} 409 when nothing waits for a code or none went out yet, 422 for an
  *   expired code, a wrong one (with the attempts left) or the last attempt spent
  */
-export async function confirmVerificationCode(manager: EntityManager, command: ConfirmCodeCommand): Promise<User> {
+export async function confirmVerificationCode(manager: EntityManager, command: ConfirmCodeCommand, idempotency?: IdempotentWrite<ProvenUser>): Promise<ProvenUser> {
   const { userId, contact, code } = command;
   const outcome = await manager.transaction(async (tx): Promise<Outcome> => {
     // The user's row first, then the verification, as PATCH /users takes them: attempts are counted one at a time.
@@ -84,8 +92,10 @@ export async function confirmVerificationCode(manager: EntityManager, command: C
     const now = new Date();
     if (contact === 'email') Object.assign(user, { email: verification.address, emailVerifiedAt: now });
     else Object.assign(user, { phone: verification.address, phoneVerifiedAt: now });
-    const proven = await tx.save(user);
+    await tx.save(user);
     await tx.delete(ContactVerification, { id: verification.id });
+    const proven = { user, waiting: await waitingVerifications(tx, userId) };
+    await recordIdempotentResponse(tx, idempotency, proven);
     return { proven };
   });
   if ('refusal' in outcome) throw outcome.refusal;

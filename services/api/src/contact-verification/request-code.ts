@@ -1,4 +1,4 @@
-import { ContactVerification, User, type Contact } from '@notofine/db';
+import { ContactVerification, User, recordIdempotentResponse, type Contact, type IdempotentWrite } from '@notofine/db';
 import { AppError, NotFoundError } from '@notofine/errors';
 import type { EntityManager } from 'typeorm';
 import { CONTACT_NAME, type VerificationCodes } from './codes';
@@ -13,11 +13,19 @@ export interface RequestCodeCommand {
  * through a user token; its failed attempts stay counted), or else to the current address when the
  * user has not proven it yet.
  *
+ * With `idempotency`, the request's response is recorded in the transaction that writes the code's
+ * notification.
+ *
  * @returns the verification the code is for
  * @throws {@link AppError} 409 when there is nothing to prove (no address, or proven already), 429
  *   past the limits of codes
  */
-export async function requestVerificationCode(manager: EntityManager, codes: VerificationCodes, command: RequestCodeCommand): Promise<ContactVerification> {
+export async function requestVerificationCode(
+  manager: EntityManager,
+  codes: VerificationCodes,
+  command: RequestCodeCommand,
+  idempotency?: IdempotentWrite<ContactVerification>,
+): Promise<ContactVerification> {
   const { userId, contact } = command;
   const user = await manager.findOneBy(User, { id: userId });
   if (!user) throw new NotFoundError('User', userId);
@@ -30,10 +38,12 @@ export async function requestVerificationCode(manager: EntityManager, codes: Ver
     const locked = await tx.findOne(User, { where: { id: userId }, lock: { mode: 'pessimistic_write' } });
     if (!locked) throw new NotFoundError('User', userId);
     const current = await tx.findOneBy(ContactVerification, { userId, contact });
-    if (current) return { verification: current, notifications: await codes.writeCode(tx, locked, current) };
-    // What waited is gone meanwhile (proven, given up): the current address, if it still needs proving.
-    const notifications = await codes.write(tx, locked, [{ contact, address: unprovenAddress(locked, contact) }]);
-    return { verification: await tx.findOneByOrFail(ContactVerification, { userId, contact }), notifications };
+    const written = current
+      ? { verification: current, notifications: await codes.writeCode(tx, locked, current) }
+      : // What waited is gone meanwhile (proven, given up): the current address, if it still needs proving.
+        { notifications: await codes.write(tx, locked, [{ contact, address: unprovenAddress(locked, contact) }]), verification: await tx.findOneByOrFail(ContactVerification, { userId, contact }) };
+    await recordIdempotentResponse(tx, idempotency, written.verification);
+    return written;
   });
   await codes.queue(notifications);
   return verification;

@@ -1,11 +1,12 @@
+import type { ContactVerification } from '@notofine/db';
 import { Router } from 'express';
 import { allow } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
+import { answerOnce } from '../http/idempotency';
 import { parseBody, parseId } from '../http/validation';
 import { userJson } from '../users/json';
-import { waitingVerifications } from '../users/use-cases';
 import type { VerificationCodes } from './codes';
-import { confirmVerificationCode } from './confirm-code';
+import { confirmVerificationCode, type ProvenUser } from './confirm-code';
 import { ConfirmCodeBody, RequestCodeBody } from './dto';
 import { verificationJson } from './json';
 import { requestVerificationCode } from './request-code';
@@ -23,15 +24,15 @@ export function contactVerificationRoutes({ dataSource }: ApiDeps, codes: Verifi
   router.post('/users/:userId/verifications', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(RequestCodeBody, req.body);
-    const verification = await requestVerificationCode(manager, codes, { userId, contact: body.contact });
-    res.status(202).json(verificationJson(verification));
+    const reply = answerOnce(req, res, (verification: ContactVerification) => ({ status: 202, body: verificationJson(verification) }));
+    reply.send(await requestVerificationCode(manager, codes, { userId, contact: body.contact }, reply.idempotency));
   });
 
   router.post('/users/:userId/verifications/confirm', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
     const body = await parseBody(ConfirmCodeBody, req.body);
-    const user = await confirmVerificationCode(manager, { userId, contact: body.contact, code: body.code });
-    res.json(userJson(user, await waitingVerifications(manager, userId)));
+    const reply = answerOnce(req, res, ({ user, waiting }: ProvenUser) => ({ status: 200, body: userJson(user, waiting) }));
+    reply.send(await confirmVerificationCode(manager, { userId, contact: body.contact, code: body.code }, reply.idempotency));
   });
 
   return router;
