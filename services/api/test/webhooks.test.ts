@@ -2,6 +2,7 @@ import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { DeliveryEvent, Notification, User, insertPendingNotifications } from '@notofine/db';
 import { insertUser } from '@test/factories';
 import request from 'supertest';
+import twilio from 'twilio';
 import { documentedRequest } from '@test/openapi-conformance';
 import { startApi, type ApiHarness } from './api-harness';
 
@@ -32,6 +33,14 @@ async function sentNotification(provider: string, messageId: string, channel: 'e
     provider,
     messageId,
   ]);
+  return notification!.id;
+}
+
+/** A Twilio SMS already `sent` as `sid`, in the schema of `api`. */
+async function sentNotificationIn(api: ApiHarness, sid: string): Promise<number> {
+  const user = await insertUser(api.env.db);
+  const [notification] = await insertPendingNotifications(api.env.db.manager, [{ userId: user.id, channel: 'sms', message: 'Rappel', subject: null, ticketId: null, reminderId: null }]);
+  await api.env.db.query(`UPDATE notifications SET status = 'sent', sent_at = now(), provider = 'twilio', provider_message_id = $2 WHERE id = $1`, [notification!.id, sid]);
   return notification!.id;
 }
 
@@ -304,6 +313,79 @@ describe('SMS replies: /webhooks/vonage/inbound and /webhooks/twilio/inbound', (
     expect(kept).toBeNull();
     expect(stopped).toEqual(expect.any(Date));
     expect(await smsOptOut(user.id)).toBeNull();
+  });
+});
+
+describe('Twilio signatures, as the twilio package computes them', () => {
+  /** The API behind a gateway that serves it under a path and strips that path before passing requests on. */
+  const PREFIXED_BASE_URL = 'https://gateway.notofine.test/notifications';
+  let prefixed: ApiHarness;
+  beforeAll(async () => {
+    prefixed = await startApi({ TWILIO_AUTH_TOKEN: TWILIO_TOKEN, PUBLIC_BASE_URL: PREFIXED_BASE_URL });
+  });
+  afterAll(() => prefixed.stop());
+
+  /** Posts a form to `path` (query string included), signed as Twilio signs it: over the public URL it called and the body's parameters. */
+  function postSigned(api: ApiHarness, baseUrl: string, path: string, params: Record<string, string>) {
+    const signature = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, `${baseUrl}${path}`, params);
+    expect(twilio.validateRequest(TWILIO_TOKEN, signature, `${baseUrl}${path}`, params)).toBe(true);
+    return request(api.api.app).post(path).type('form').set('X-Twilio-Signature', signature).send(params);
+  }
+
+  const bases = [
+    ['at the root of its host', () => harness, PUBLIC_BASE_URL],
+    ['under a path prefix', () => prefixed, PREFIXED_BASE_URL],
+  ] as const;
+  const queries = [
+    ['without a query string', ''],
+    ['with a query string', '?tenant=fr&source=twilio%20console'],
+  ] as const;
+  let sids = 100;
+
+  describe.each(bases)('with the API %s', (_where, api, baseUrl) => {
+    it.each(queries)('applies a status callback %s', async (_case, query) => {
+      const sid = `SM${String((sids += 1)).padStart(32, '0')}`;
+      const id = await sentNotificationIn(api(), sid);
+
+      const response = await postSigned(api(), baseUrl, `/webhooks/twilio${query}`, { MessageSid: sid, MessageStatus: 'delivered', AccountSid: 'AC123', To: '+33612345678' });
+
+      expect(response.status).toBe(200);
+      expect(await api().env.db.manager.findOneByOrFail(Notification, { id })).toMatchObject({ deliveryStatus: 'delivered' });
+    });
+
+    it.each(queries)('applies an inbound STOP %s', async (_case, query) => {
+      const phone = `+3361${String(3_000_000 + (sids += 1)).padStart(7, '0')}`;
+      const user = await insertUser(api().env.db, { phone });
+
+      const response = await postSigned(api(), baseUrl, `/webhooks/twilio/inbound${query}`, { From: phone, To: '+33700000000', Body: 'STOP', MessageSid: `SM${sids}` });
+
+      expect(response.status).toBe(204);
+      expect((await api().env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toEqual(expect.any(Date));
+    });
+  });
+
+  it('refuses a callback whose query string was changed after signing', async () => {
+    const sid = `SM${String((sids += 1)).padStart(32, '0')}`;
+    const id = await sentNotificationIn(harness, sid);
+    const params = { MessageSid: sid, MessageStatus: 'delivered' };
+    const signature = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, `${PUBLIC_BASE_URL}/webhooks/twilio?tenant=fr`, params);
+
+    const response = await request(harness.api.app).post('/webhooks/twilio?tenant=be').type('form').set('X-Twilio-Signature', signature).send(params);
+
+    expect(response.status).toBe(401);
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+
+  it('refuses a callback signed with its query parameters counted among the body parameters', async () => {
+    const sid = `SM${String((sids += 1)).padStart(32, '0')}`;
+    const id = await sentNotificationIn(harness, sid);
+    const params = { MessageSid: sid, MessageStatus: 'delivered' };
+    const signature = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, `${PUBLIC_BASE_URL}/webhooks/twilio?tenant=fr`, { ...params, tenant: 'fr' });
+
+    const response = await request(harness.api.app).post('/webhooks/twilio?tenant=fr').type('form').set('X-Twilio-Signature', signature).send(params);
+
+    expect(response.status).toBe(401);
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
   });
 });
 

@@ -6,14 +6,19 @@ import { sendGridPublicKey, sendGridReceipts, verifySendGridSignature } from './
 import { unreadableReceipt, webhookNotConfigured } from './signature-error';
 import { smsReplyIntent } from './sms-replies';
 import { normalizePhone } from '../users/contact';
-import { twilioReceipt, verifyTwilioSignature } from './twilio';
+import { twilioParam, twilioParams, twilioReceipt, verifyTwilioSignature } from './twilio';
 import { verifyVonageSignature, vonageReceipt } from './vonage';
+
+/** The body as it came, for the checks of signatures made over it. */
+function rawBodyOf(req: Request): Buffer {
+  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+}
 
 /** A request's parameters as flat strings: the query string, and a JSON or form body. */
 function paramsOf(req: Request, provider: string): Record<string, string> {
   const params: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.query)) if (typeof value === 'string') params[key] = value;
-  const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+  const raw = rawBodyOf(req).toString('utf8');
   if (!raw) return params;
   if (req.is('application/json')) {
     let body: unknown;
@@ -52,7 +57,7 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
 
   router.post(WEBHOOK_PATHS.sendgrid, raw, async (req, res) => {
     if (!sendGridKey) throw webhookNotConfigured('SendGrid', 'SENDGRID_WEBHOOK_PUBLIC_KEY');
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const body = rawBodyOf(req);
     verifySendGridSignature(sendGridKey, req.get('x-twilio-email-event-webhook-signature'), req.get('x-twilio-email-event-webhook-timestamp'), body);
     res.json(await apply(sendGridReceipts(body)));
   });
@@ -92,16 +97,16 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
 
   router.post(WEBHOOK_PATHS.twilioInbound, raw, async (req, res) => {
     if (!twilioAuthToken || !config.publicBaseUrl) throw webhookNotConfigured('Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL');
-    const params = paramsOf(req, 'Twilio');
+    const params = twilioParams(rawBodyOf(req));
     verifyTwilioSignature(twilioAuthToken, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
-    await applyReply('twilio', params.From, params.Body);
+    await applyReply('twilio', twilioParam(params, 'From'), twilioParam(params, 'Body'));
     // An empty answer: Twilio sends no reply of its own (its opt-out handling confirms a STOP).
     res.status(204).end();
   });
 
   router.post(WEBHOOK_PATHS.twilio, raw, async (req, res) => {
     if (!twilioAuthToken || !config.publicBaseUrl) throw webhookNotConfigured('Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL');
-    const params = paramsOf(req, 'Twilio');
+    const params = twilioParams(rawBodyOf(req));
     // Twilio signs the URL it called: the public one, not the one this process sees behind a proxy.
     verifyTwilioSignature(twilioAuthToken, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
     const receipt = twilioReceipt(params);
