@@ -29,6 +29,8 @@ export interface Config {
     readonly bodyLimitBytes: number;
     /** Largest accepted body of `POST /notifications/batch` (up to 1,000 notifications), in bytes. */
     readonly batchBodyLimitBytes: number;
+    /** Largest accepted body of the providers' webhooks (SendGrid posts its events in batches of up to about 768 kB), in bytes. */
+    readonly webhookBodyLimitBytes: number;
   };
   readonly log: {
     readonly level: LogLevel;
@@ -267,6 +269,7 @@ const schema = z.object({
   HEALTH_PORT: integer(0, 65535).default(3001),
   HTTP_BODY_LIMIT: byteSize.default(100 * 1024),
   HTTP_BATCH_BODY_LIMIT: byteSize.default(4 * 1024 * 1024),
+  HTTP_WEBHOOK_BODY_LIMIT: byteSize.default(5 * 1024 * 1024),
   LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
   LOG_FORMAT: oneOf(['json', 'pretty']).optional(),
   DELIVERY_ATTEMPTS: integer(1, 50).default(5),
@@ -422,7 +425,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
-    http: { host: e.HOST, port: e.PORT, healthPort: e.HEALTH_PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT, batchBodyLimitBytes: e.HTTP_BATCH_BODY_LIMIT },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      healthPort: e.HEALTH_PORT,
+      bodyLimitBytes: e.HTTP_BODY_LIMIT,
+      batchBodyLimitBytes: e.HTTP_BATCH_BODY_LIMIT,
+      webhookBodyLimitBytes: e.HTTP_WEBHOOK_BODY_LIMIT,
+    },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty') },
     delivery: {
       attempts: e.DELIVERY_ATTEMPTS,

@@ -12,7 +12,7 @@ describe('loadConfig', () => {
       env: 'development',
       database: { url: 'postgres://localhost:5432/notofine', schema: 'public' },
       redis: { url: 'redis://127.0.0.1:6379', queuePrefix: 'notofine' },
-      http: { port: 3000, bodyLimitBytes: 100 * 1024 },
+      http: { port: 3000, bodyLimitBytes: 100 * 1024, batchBodyLimitBytes: 4 * 1024 * 1024, webhookBodyLimitBytes: 5 * 1024 * 1024 },
       log: { level: 'info', format: 'pretty' },
       delivery: { attempts: 5 },
       reminders: { schedule: '0 * * * *' },

@@ -130,6 +130,38 @@ describe('POST /webhooks/sendgrid', () => {
     expect(await row(id)).toMatchObject({ deliveryStatus: null });
   });
 
+  it('applies a signed batch over HTTP_BODY_LIMIT (100 kb), as SendGrid posts them: up to about 1,000 events or 768 kB', async () => {
+    const ids = [await sentNotification('sendgrid', 'sg-batch-1'), await sentNotification('sendgrid', 'sg-batch-2')];
+    // A thousand events, most of no interest here (opens, clicks), each carrying the fields SendGrid adds.
+    const batch = Array.from({ length: 1000 }, (_unused, n) => ({
+      email: `recipient-${n}@example.com`,
+      timestamp: 1795500000 + n,
+      event: n < 2 ? 'delivered' : n % 2 === 0 ? 'open' : 'click',
+      sg_event_id: `ev-batch-${n}-${'x'.repeat(22)}`,
+      sg_message_id: `${n < 2 ? `sg-batch-${n + 1}` : `other-${n}`}.filterdrecv-5bd6b8b7-${n}-1`,
+      useragent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
+      url: `https://notofine.fr/contraventions/${n}?utm_source=sendgrid&utm_medium=email&utm_campaign=rappel`,
+      ip: '203.0.113.7',
+      category: ['rappel', 'contravention'],
+      notification_id: String(n),
+    }));
+    expect(Buffer.byteLength(JSON.stringify(batch))).toBeGreaterThan(300 * 1024);
+
+    const response = await signed(batch);
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ received: 2, applied: 2 });
+    for (const id of ids) expect(await row(id)).toMatchObject({ deliveryStatus: 'delivered' });
+  });
+
+  it('refuses a body over HTTP_WEBHOOK_BODY_LIMIT (5 MB) with 413, before checking anything', async () => {
+    const response = await signed([{ event: 'open', sg_event_id: 'ev-huge', sg_message_id: 'sg-huge.x', padding: 'x'.repeat(5 * 1024 * 1024) }]);
+
+    expect(response.status).toBe(413);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.body.detail).toBe(`The request body exceeds the limit of ${5 * 1024 * 1024} bytes.`);
+  });
+
   it('refuses a request without signature headers', async () => {
     await documentedRequest(harness.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').send('[]').expect(401);
   });
@@ -399,6 +431,13 @@ describe('webhooks not configured', () => {
   it('answers 404 for SendGrid and Twilio when their secrets are not set', async () => {
     await request(bare.api.app).post('/webhooks/sendgrid').send('[]').expect(404);
     await request(bare.api.app).post('/webhooks/twilio').type('form').send({ MessageSid: 'SM1' }).expect(404);
+  });
+
+  it('answers 404 without reading the body: a webhook that is off takes no large upload', async () => {
+    const large = JSON.stringify([{ padding: 'x'.repeat(6 * 1024 * 1024) }]);
+
+    await request(bare.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').send(large).expect(404);
+    await request(bare.api.app).post('/webhooks/twilio/inbound').type('form').send(`Body=${'x'.repeat(6 * 1024 * 1024)}`).expect(404);
   });
 
   it('accepts Vonage’s unsigned receipts when no signature secret is set', async () => {
