@@ -146,6 +146,17 @@ describe('loadConfig', () => {
     expect(config.publicBaseUrl).toBe('https://notifications.notofine.fr');
   });
 
+  it('requires TLS of the SMTP relay in production unless told otherwise, and sizes its pool', () => {
+    const smtp = { EMAIL_PROVIDER: 'smtp', SMTP_URL: 'smtp://notofine:secret@relay.example.com:587', EMAIL_FROM: 'Notofine <no-reply@notofine.fr>' };
+    const production = { ...PRODUCTION, ...smtp, SMS_PROVIDER: 'outbox', PUSH_PROVIDER: 'outbox', ALLOW_OUTBOX_IN_PRODUCTION: 'true' };
+
+    expect(loadConfig(smtp).providers.smtp).toEqual({ url: smtp.SMTP_URL, requireTls: false, poolSize: 5 });
+    expect(loadConfig(production).providers.smtp).toMatchObject({ requireTls: true, poolSize: 5 });
+    expect(loadConfig({ ...production, SMTP_REQUIRE_TLS: 'false', SMTP_POOL_SIZE: '2' }).providers.smtp).toMatchObject({ requireTls: false, poolSize: 2 });
+    expect(loadConfig({ ...smtp, SMTP_REQUIRE_TLS: 'true' }).providers.smtp).toMatchObject({ requireTls: true });
+    expect(() => loadConfig({ ...smtp, SMTP_POOL_SIZE: '0' })).toThrow(/SMTP_POOL_SIZE must be at least 1/);
+  });
+
   it('refuses unreadable credentials and malformed limits without showing the secret', () => {
     expect(() => loadConfig({ PUSH_PROVIDER: 'fcm', FCM_PROJECT_ID: 'notofine-test', FCM_CREDENTIALS: '{"private_key": "secret-value"}', SMS_RATE_LIMIT: 'fast' })).toThrow(
       expect.objectContaining({
