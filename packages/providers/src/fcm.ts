@@ -88,7 +88,7 @@ export class FcmPushProvider implements PushProvider {
       `notofine-fcm-${process.pid}-${FcmPushProvider.apps}`,
     );
     this.messaging = getMessaging(this.app);
-    disableSdkRetries(this.messaging);
+    takeOverSdkClient(this.messaging, tokens);
   }
 
   async send(message: PushMessage): Promise<PushOutcome> {
@@ -114,16 +114,73 @@ export class FcmPushProvider implements PushProvider {
   }
 }
 
+/** The parts of firebase-admin's HTTP client of the messaging service that this provider takes over. */
+interface SdkHttpClient {
+  retry: unknown;
+  send(request: unknown): Promise<unknown>;
+  getToken(): Promise<string>;
+}
+
+/** firebase-admin's error for an HTTP answer that is not a 2xx (its `RequestResponseError`). */
+interface SdkResponseError {
+  readonly response: { readonly status: number; isJson(): boolean; readonly data: unknown };
+}
+
 /**
- * firebase-admin retries 503s and connection resets by itself, for up to a minute, after our
- * timeout has given up on the call: a message FCM then accepts would also be sent again by the
- * worker's retry. The worker's retry policy must be the only one, so the SDK's is switched off
- * (an internal field: the provider's tests notice if an upgrade moves it).
+ * Takes over three things of firebase-admin's messaging client, an internal object (the provider's
+ * tests notice if an upgrade moves it):
+ * - Its retries are switched off. It retries 503s and connection resets by itself, for up to a
+ *   minute, after our timeout has given up on the call: a message FCM then accepts would also be
+ *   sent again by the worker's retry. The worker's retry policy must be the only one.
+ * - Its access token comes from `tokens` alone, not also from the App's own cache, so that a token
+ *   FCM refuses can be dropped.
+ * - A request FCM refuses with 401 because of the access token (expired early, revoked: a key
+ *   rotated, a clock off) is sent again once, with a new token. Without that, every push would
+ *   fail until the cached token ran out, an hour later. A token endpoint that refuses the key then
+ *   fails the call as rejected credentials; FCM refusing the new token too is retried later.
  */
-function disableSdkRetries(messaging: Messaging): void {
-  const handler = (messaging as unknown as { messagingRequestHandler?: { httpClient?: { retry?: unknown } } }).messagingRequestHandler;
-  if (!handler?.httpClient || !('retry' in handler.httpClient)) throw new Error('firebase-admin internals changed: cannot switch its retries off');
-  handler.httpClient.retry = undefined;
+function takeOverSdkClient(messaging: Messaging, tokens: GoogleTokenSource): void {
+  const handler = (messaging as unknown as { messagingRequestHandler?: { httpClient?: Partial<SdkHttpClient> } }).messagingRequestHandler;
+  const client = handler?.httpClient;
+  if (!client || !('retry' in client) || typeof client.send !== 'function' || typeof client.getToken !== 'function') {
+    throw new Error('firebase-admin internals changed: cannot take its messaging client over');
+  }
+  client.retry = undefined;
+  client.getToken = () => tokens.token();
+  const send = client.send.bind(client);
+  client.send = async (request) => {
+    const used = await tokens.token();
+    try {
+      return await send(request);
+    } catch (error) {
+      if (!refusesAccessToken(error)) throw error;
+      tokens.invalidate(used);
+    }
+    try {
+      return await send(request);
+    } catch (error) {
+      if (refusesAccessToken(error)) throw new ProviderError('retry', 'UNAUTHENTICATED: FCM refused a freshly issued access token too');
+      throw error;
+    }
+  };
+}
+
+/**
+ * Whether FCM refused the request for its access token: a 401 that is not about the APNs or web
+ * push credentials of the project (FCM's THIRD_PARTY_AUTH_ERROR, a 401 too).
+ */
+function refusesAccessToken(error: unknown): boolean {
+  const response = (error as Partial<SdkResponseError> | null)?.response;
+  if (response?.status !== 401) return false;
+  return !(response.isJson() && fcmErrorCodeOf(response.data) === 'THIRD_PARTY_AUTH_ERROR');
+}
+
+/** The `errorCode` of the FcmError detail of an FCM error answer, when it has one. */
+function fcmErrorCodeOf(body: unknown): string | undefined {
+  const details = (body as { error?: { details?: unknown } } | null)?.error?.details;
+  if (!Array.isArray(details)) return undefined;
+  const detail = (details as Array<{ '@type'?: unknown; errorCode?: unknown }>).find((entry) => entry['@type'] === 'type.googleapis.com/google.firebase.fcm.v1.FcmError');
+  return typeof detail?.errorCode === 'string' ? detail.errorCode : undefined;
 }
 
 /** What firebase-admin's error for one device means. */

@@ -1,10 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { captureLogs } from '@test/capture-logs';
 import { FcmPushProvider } from '../src';
-import { ACCESS_TOKEN, fcmError, startFcmServer, type LoopbackFcm } from './loopback/fcm-server';
+import { fcmError, startFcmServer, unauthenticated, type LoopbackFcm } from './loopback/fcm-server';
 
 const { logger } = captureLogs();
 const projectId = 'notofine-test';
+const tokenRequests = () => fcm.server.requests.filter((request) => request.path === '/token').length;
+const sendRequests = () => fcm.server.requests.filter((request) => request.path.endsWith('/messages:send'));
 const push = (tokens: string[]) => ({ notificationId: 5, tokens, title: 'Rappel de paiement', body: 'Votre contravention ABC123 est due.' });
 
 let fcm: LoopbackFcm;
@@ -31,7 +33,7 @@ it('exchanges a JWT signed with the service account’s key for a token, then se
   expect(outcome.accepted.every((a) => a.providerMessageId?.startsWith(`projects/${projectId}/messages/`))).toBe(true);
   expect(fcm.sends().sort()).toEqual(['token-a', 'token-b']);
   const send = fcm.server.requests.find((request) => request.path.endsWith('/messages:send'))!;
-  expect(send.headers.authorization).toBe(`Bearer ${ACCESS_TOKEN}`);
+  expect(send.headers.authorization).toBe(`Bearer ${fcm.issuedAccessTokens().at(-1)}`);
   expect(JSON.parse(send.body)).toEqual({ message: { token: expect.any(String), notification: { title: 'Rappel de paiement', body: 'Votre contravention ABC123 est due.' } } });
 });
 
@@ -39,7 +41,7 @@ it('reuses the access token until it nears its expiry', async () => {
   await provider.send(push(['token-a']));
   await provider.send(push(['token-b']));
 
-  expect(fcm.server.requests.filter((request) => request.path === '/token')).toHaveLength(0);
+  expect(tokenRequests()).toBe(0);
 });
 
 it('refuses only the devices FCM reports unregistered or invalid, and serves the others', async () => {
@@ -105,4 +107,67 @@ it('retries when the token endpoint is down', async () => {
 
   await expect(cold.send(push(['token-a']))).rejects.toMatchObject({ kind: 'retry' });
   await cold.close();
+});
+
+describe('an access token FCM no longer takes (401 UNAUTHENTICATED)', () => {
+  it('is dropped: a new one is fetched and the device sent to again, once', async () => {
+    await provider.send(push(['token-a']));
+    fcm.revokeAccessTokens();
+    fcm.server.requests.splice(0);
+
+    const outcome = await provider.send(push(['token-b']));
+
+    expect(outcome).toEqual({ accepted: [{ token: 'token-b', providerMessageId: expect.stringMatching(/^projects\//) }], refused: [] });
+    expect(tokenRequests()).toBe(1);
+    const [refused, retried] = sendRequests();
+    expect(sendRequests()).toHaveLength(2);
+    expect(retried!.headers.authorization).toBe(`Bearer ${fcm.issuedAccessTokens().at(-1)}`);
+    expect(refused!.headers.authorization).not.toBe(retried!.headers.authorization);
+  });
+
+  it('is replaced by one new token for all the devices of a call', async () => {
+    await provider.send(push(['token-a']));
+    fcm.revokeAccessTokens();
+    fcm.server.requests.splice(0);
+
+    const outcome = await provider.send(push(['token-a', 'token-b', 'token-c']));
+
+    expect(outcome.accepted.map((accepted) => accepted.token).sort()).toEqual(['token-a', 'token-b', 'token-c']);
+    expect(tokenRequests()).toBe(1);
+  });
+
+  it('fails the devices as rejected credentials when the token endpoint then refuses the key', async () => {
+    await provider.send(push(['token-a']));
+    fcm.revokeAccessTokens();
+    fcm.tokenReply = { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' } };
+
+    const outcome = await provider.send(push(['token-a']));
+
+    expect(outcome.accepted).toEqual([]);
+    expect(outcome.refused).toEqual([{ token: 'token-a', error: expect.objectContaining({ kind: 'fail', message: expect.stringMatching(/^credentials rejected \(token endpoint: invalid_grant/) }) }]);
+  });
+
+  it('is retried later, not failed, when FCM refuses the new token as well', async () => {
+    await provider.send(push(['token-a']));
+    fcm.server.requests.splice(0);
+    fcm.replies.set('token-x', unauthenticated('ACCESS_TOKEN_TYPE_UNSUPPORTED'));
+
+    const outcome = await provider.send(push(['token-x']));
+
+    expect(outcome.refused).toEqual([{ token: 'token-x', error: expect.objectContaining({ kind: 'retry', message: expect.stringContaining('UNAUTHENTICATED') }) }]);
+    expect(fcm.sends()).toEqual(['token-x', 'token-x']);
+    expect(tokenRequests()).toBe(1);
+  });
+
+  it('is kept when the 401 is about APNs or web push credentials (THIRD_PARTY_AUTH_ERROR): that device fails, once', async () => {
+    await provider.send(push(['token-a']));
+    fcm.server.requests.splice(0);
+    fcm.replies.set('token-x', fcmError(401, 'UNAUTHENTICATED', 'THIRD_PARTY_AUTH_ERROR', 'APNs rejected the certificate'));
+
+    const outcome = await provider.send(push(['token-x']));
+
+    expect(outcome.refused).toEqual([{ token: 'token-x', error: expect.objectContaining({ kind: 'fail' }) }]);
+    expect(fcm.sends()).toEqual(['token-x']);
+    expect(tokenRequests()).toBe(0);
+  });
 });
