@@ -244,7 +244,8 @@ describe('SmtpEmailProvider and TLS (SMTP_REQUIRE_TLS)', () => {
     it('with TLS required, sends over STARTTLS to the one that offers it', async () => {
       await sendOnce(smtpOptions(secured.url, { requireTls: true, ca: certificate.cert }));
 
-      expect(secured.received()).toBe(1);
+      // aiosmtpd prints what it received on its standard output, which reaches this process a little later.
+      await waitFor('aiosmtpd to print the message', () => secured.received() === 1);
     });
 
     it('with TLS required, sends nothing to the one without TLS, which answers 454 to STARTTLS: the notification fails at once, not after its retries', async () => {
@@ -257,7 +258,7 @@ describe('SmtpEmailProvider and TLS (SMTP_REQUIRE_TLS)', () => {
     it('without TLS required, sends to the one without TLS in clear', async () => {
       await sendOnce(smtpOptions(plain.url));
 
-      expect(plain.received()).toBe(1);
+      await waitFor('aiosmtpd to print the message', () => plain.received() === 1);
     });
   });
 });
