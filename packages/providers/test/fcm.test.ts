@@ -5,6 +5,8 @@ import { fcmError, startFcmServer, unauthenticated, type LoopbackFcm } from './l
 
 const { logger } = captureLogs();
 const projectId = 'notofine-test';
+/** Long enough for the loopback to verify a signed JWT on a busy machine; a device that hangs costs that long. */
+const TIMEOUT_MS = 2000;
 const tokenRequests = () => fcm.server.requests.filter((request) => request.path === '/token').length;
 const sendRequests = () => fcm.server.requests.filter((request) => request.path.endsWith('/messages:send'));
 const push = (tokens: string[]) => ({ notificationId: 5, tokens, title: 'Rappel de paiement', body: 'Votre contravention ABC123 est due.' });
@@ -13,7 +15,7 @@ let fcm: LoopbackFcm;
 let provider: FcmPushProvider;
 beforeAll(async () => {
   fcm = await startFcmServer(projectId);
-  provider = new FcmPushProvider({ projectId, credentials: fcm.serviceAccount, baseUrl: fcm.server.url, timeoutMs: 500 }, logger);
+  provider = new FcmPushProvider({ projectId, credentials: fcm.serviceAccount, baseUrl: fcm.server.url, timeoutMs: TIMEOUT_MS }, logger);
 });
 afterAll(async () => {
   await provider.close();
@@ -92,7 +94,7 @@ it('retries a device whose send does not answer', async () => {
 
 it('fails the whole call, before any device, when Google refuses the service account', async () => {
   const strangerKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const stranger = new FcmPushProvider({ projectId, credentials: { ...fcm.serviceAccount, private_key: strangerKey }, baseUrl: fcm.server.url, timeoutMs: 500 }, logger);
+  const stranger = new FcmPushProvider({ projectId, credentials: { ...fcm.serviceAccount, private_key: strangerKey }, baseUrl: fcm.server.url, timeoutMs: TIMEOUT_MS }, logger);
 
   const sending = stranger.send(push(['token-a']));
 
@@ -102,7 +104,7 @@ it('fails the whole call, before any device, when Google refuses the service acc
 });
 
 it('retries when the token endpoint is down', async () => {
-  const cold = new FcmPushProvider({ projectId, credentials: fcm.serviceAccount, baseUrl: fcm.server.url, timeoutMs: 500 }, logger);
+  const cold = new FcmPushProvider({ projectId, credentials: fcm.serviceAccount, baseUrl: fcm.server.url, timeoutMs: TIMEOUT_MS }, logger);
   fcm.tokenReply = { status: 503, body: { error: 'backend_error' } };
 
   await expect(cold.send(push(['token-a']))).rejects.toMatchObject({ kind: 'retry' });
