@@ -1,6 +1,7 @@
 /**
  * What a failed provider call means for the notification:
- * - `retry`: try again later (network error, timeout, 5xx); spends an attempt.
+ * - `retry`: try again later (network error, timeout, 5xx); spends an attempt, and waits at least
+ *   `retryAfterMs` when the provider said how long.
  * - `throttle`: the provider asks to slow down (429); wait `retryAfterMs` without spending an attempt.
  * - `fail`: it will never work (invalid number, rejected credentials); the notification fails now.
  * - `invalid-address`: this address or token is dead; for push, the device is disabled.
@@ -9,6 +10,7 @@ export type ProviderErrorKind = 'retry' | 'throttle' | 'fail' | 'invalid-address
 
 /** A provider call that did not deliver, classified so the worker knows what to do next. */
 export class ProviderError extends Error {
+  /** How long the provider asked to wait before it is called again (its Retry-After), when it said. */
   readonly retryAfterMs: number | undefined;
 
   constructor(

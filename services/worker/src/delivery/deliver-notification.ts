@@ -46,7 +46,7 @@ export type DeliveryOutcome = 'sent' | 'already-final' | 'missing' | 'leased-els
 /** A job that runs this much ahead of its notification's planned time is put back, delayed. */
 const EARLY_TOLERANCE_MS = 1000;
 
-/** Longest pause a provider's throttling may impose on a queue. */
+/** Longest pause a provider's throttling, or its Retry-After, may impose on a queue. */
 const MAX_THROTTLE_MS = 10 * 60_000;
 /** How long a queue waits before trying again while PostgreSQL cannot be reached. */
 const DATABASE_PAUSE_MS = 2000;
@@ -224,9 +224,22 @@ async function recordFailure(
       const errorMessage = final ? `Gave up after ${attempt} attempts: ${reason}` : reason;
       await recordOutcome(deps, target, { errorMessage, final, attempted: true, provider: sender.provider });
       deps.logger.warn(final ? 'notification failed: no attempts left' : 'send failed, will retry', { ...log, attempt, reason });
+      await honourRetryAfter(deps, target.channel, failure, log);
       throw failure;
     }
   }
+}
+
+/**
+ * A failing provider that said when to come back (a 503's Retry-After) is not called before then,
+ * by any notification: its channel's queue waits that long. The attempt still counts, and this job
+ * retries after its own backoff or the wait, whichever ends later.
+ */
+async function honourRetryAfter(deps: DeliveryDeps, channel: Channel, failure: ProviderError, log: Record<string, unknown>): Promise<void> {
+  if (!failure.retryAfterMs) return;
+  const waitMs = Math.min(failure.retryAfterMs, MAX_THROTTLE_MS);
+  deps.logger.warn('provider asked to wait before the next call, pausing the queue', { ...log, wait_ms: waitMs });
+  await deps.pauseChannel(channel, waitMs);
 }
 
 /**
