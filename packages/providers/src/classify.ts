@@ -79,5 +79,5 @@ export function withPhoneMasked(error: ProviderError, phone: string): ProviderEr
   const digits = phone.replace(/^\+/, '');
   if (masked === phone || !error.message.includes(digits)) return error;
   const message = error.message.split(phone).join(masked).split(digits).join(masked.replace(/^\+/, ''));
-  return new ProviderError(error.kind, message, error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs });
+  return new ProviderError(error.kind, message, { scope: error.scope, ...(error.retryAfterMs !== undefined && { retryAfterMs: error.retryAfterMs }) });
 }

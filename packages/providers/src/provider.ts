@@ -8,19 +8,35 @@
  */
 export type ProviderErrorKind = 'retry' | 'throttle' | 'fail' | 'invalid-address';
 
+/**
+ * Whose limit a `throttle` is, and so who waits: `provider`, the account's or the project's (every
+ * message of the channel waits), or `recipient`, one address's or device's own rate (only the
+ * messages to it wait).
+ */
+export type ThrottleScope = 'provider' | 'recipient';
+
+export interface ProviderErrorOptions {
+  readonly retryAfterMs?: number;
+  readonly scope?: ThrottleScope;
+  readonly cause?: unknown;
+}
+
 /** A provider call that did not deliver, classified so the worker knows what to do next. */
 export class ProviderError extends Error {
   /** How long the provider asked to wait before it is called again (its Retry-After), when it said. */
   readonly retryAfterMs: number | undefined;
+  /** Whose limit a throttle is (`provider` unless the provider said it was one recipient's). */
+  readonly scope: ThrottleScope;
 
   constructor(
     readonly kind: ProviderErrorKind,
     message: string,
-    options: { retryAfterMs?: number; cause?: unknown } = {},
+    options: ProviderErrorOptions = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'ProviderError';
     this.retryAfterMs = options.retryAfterMs;
+    this.scope = options.scope ?? 'provider';
   }
 }
 

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { captureLogs } from '@test/capture-logs';
 import { FcmPushProvider } from '../src';
-import { fcmError, startFcmServer, unauthenticated, type LoopbackFcm } from './loopback/fcm-server';
+import { deviceQuotaExceeded, fcmError, projectQuotaExceeded, startFcmServer, unauthenticated, type LoopbackFcm } from './loopback/fcm-server';
 
 const { logger } = captureLogs();
 const projectId = 'notofine-test';
@@ -63,8 +63,15 @@ it.each([
   ['INVALID_ARGUMENT about the message: fail', fcmError(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'Invalid value at message.notification.title'), { kind: 'fail' }],
   ['SENDER_ID_MISMATCH: fail', fcmError(403, 'PERMISSION_DENIED', 'SENDER_ID_MISMATCH', 'SenderId mismatch'), { kind: 'fail' }],
   ['THIRD_PARTY_AUTH_ERROR: fail', fcmError(401, 'UNAUTHENTICATED', 'THIRD_PARTY_AUTH_ERROR', 'APNs rejected the certificate'), { kind: 'fail' }],
-  ['QUOTA_EXCEEDED: throttle for a minute', fcmError(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED', 'Quota exceeded'), { kind: 'throttle', retryAfterMs: 60_000 }],
-  ['INTERNAL: retry', fcmError(500, 'INTERNAL', 'INTERNAL', 'Internal error'), { kind: 'retry' }],
+  ['QUOTA_EXCEEDED: throttle for a minute', fcmError(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED', 'Quota exceeded'), { kind: 'throttle', retryAfterMs: 60_000, scope: 'provider' }],
+  ['QUOTA_EXCEEDED of the project: the whole channel waits, for its Retry-After', projectQuotaExceeded({ 'Retry-After': '12' }), { kind: 'throttle', retryAfterMs: 12_000, scope: 'provider' }],
+  ['QUOTA_EXCEEDED of one device: only that device waits, a minute', deviceQuotaExceeded(), { kind: 'throttle', retryAfterMs: 60_000, scope: 'recipient' }],
+  ['QUOTA_EXCEEDED of one device: only that device waits, for its Retry-After', deviceQuotaExceeded({ 'Retry-After': '20' }), { kind: 'throttle', retryAfterMs: 20_000, scope: 'recipient' }],
+  ['INTERNAL: retry', fcmError(500, 'INTERNAL', 'INTERNAL', 'Internal error'), { kind: 'retry', retryAfterMs: undefined }],
+  ['INTERNAL with Retry-After: retry, not before then', fcmError(500, 'INTERNAL', 'INTERNAL', 'Internal error', { headers: { 'Retry-After': '3' } }), { kind: 'retry', retryAfterMs: 3000 }],
+  ['UNAVAILABLE with Retry-After: retry, not before then', fcmError(503, 'UNAVAILABLE', 'UNAVAILABLE', 'The service is currently unavailable.', { headers: { 'Retry-After': '7' } }), { kind: 'retry', retryAfterMs: 7000 }],
+  ['a 503 that is not JSON: retry', { status: 503, body: 'upstream connect error or disconnect/reset before headers' }, { kind: 'retry', message: 'HTTP 503: upstream connect error or disconnect/reset before headers' }],
+  ['UNREGISTERED: the device is gone', fcmError(404, 'NOT_FOUND', 'UNREGISTERED', 'Requested entity was not found.'), { kind: 'invalid-address', message: 'UNREGISTERED: Requested entity was not found.' }],
 ])('classifies %s', async (_case, reply, expected) => {
   fcm.replies.set('token-x', reply);
 

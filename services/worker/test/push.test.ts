@@ -3,6 +3,7 @@ import { ProviderError, type PushMessage, type PushOutcome } from '@notofine/pro
 import { insertDevice, insertUser } from '@test/factories';
 import type { Step } from '@test/scripted-providers';
 import { In } from 'typeorm';
+import { waitFor } from '@test/wait-for';
 import { finishedDeliveryJob, insertPendingNotification, settledNotification } from './notification-fixtures';
 import { startWorker, type WorkerHarness } from './worker-harness';
 
@@ -122,5 +123,62 @@ describe('push delivery', () => {
     expect(row.errorMessage).toMatch(/no active push device/);
     expect(state).toBe('failed');
     expect(pushCallsFor(notification.id)).toHaveLength(0);
+  });
+});
+
+describe('push throttling', () => {
+  /** How long the push queue is still paused (a provider's throttling): its limiter set past any count. */
+  const pausedFor = () => harness.queues.channel('push').getRateLimitTtl(Number.MAX_SAFE_INTEGER);
+
+  /** A call that refuses `token` with `error` and accepts the other devices, noting when it was made. */
+  function throttling(token: string, error: ProviderError): { step: Step<PushMessage, PushOutcome>; at: () => number } {
+    let at = 0;
+    const answer = answerPerToken(new Map([[token, error]]));
+    return {
+      at: () => at,
+      step: (message) => {
+        at = Date.now();
+        return answer(message);
+      },
+    };
+  }
+
+  it('a device over its own rate (QUOTA_EXCEEDED about the device) holds back its notification only: the queue goes on, and it is sent after the wait without spending an attempt', async () => {
+    const waitMs = 2000;
+    const [throttledUser, otherUser] = [await insertUser(harness.env.db), await insertUser(harness.env.db)];
+    const busy = await insertDevice(harness.env.db, throttledUser.id);
+    await insertDevice(harness.env.db, otherUser.id);
+    const call = throttling(busy.token, new ProviderError('throttle', 'QUOTA_EXCEEDED: Device message rate exceeded.', { retryAfterMs: waitMs, scope: 'recipient' }));
+    harness.providers.push.script(call.step);
+
+    const held = await harness.worker.notifications.sendNotification({ userId: throttledUser.id, channel: 'push', message: 'Rappel' });
+    await waitFor('the device to be throttled', () => call.at() > 0);
+    const other = await harness.worker.notifications.sendNotification({ userId: otherUser.id, channel: 'push', message: 'Rappel' });
+    const otherJob = await finishedDeliveryJob(harness.queues, 'push', other.id);
+    const pausedMs = await pausedFor();
+    const heldJob = await finishedDeliveryJob(harness.queues, 'push', held.id);
+
+    expect(otherJob.job.processedOn! - call.at()).toBeLessThan(waitMs);
+    expect(pausedMs).toBeLessThanOrEqual(0);
+    expect(heldJob.job.processedOn! - call.at()).toBeGreaterThanOrEqual(waitMs - 10);
+    expect(heldJob.job).toMatchObject({ attemptsStarted: 2, attemptsMade: 1 });
+    expect(await settledNotification(harness.env.db, held.id)).toMatchObject({ status: 'sent', attempts: 1 });
+  });
+
+  it('a quota of the whole project holds back every push until its wait is over', async () => {
+    const waitMs = 1000;
+    const [throttledUser, otherUser] = [await insertUser(harness.env.db), await insertUser(harness.env.db)];
+    const device = await insertDevice(harness.env.db, throttledUser.id);
+    await insertDevice(harness.env.db, otherUser.id);
+    const call = throttling(device.token, new ProviderError('throttle', 'QUOTA_EXCEEDED: Quota exceeded for quota metric', { retryAfterMs: waitMs, scope: 'provider' }));
+    harness.providers.push.script(call.step);
+
+    const held = await harness.worker.notifications.sendNotification({ userId: throttledUser.id, channel: 'push', message: 'Rappel' });
+    await waitFor('the push queue to be paused', async () => call.at() > 0 && (await pausedFor()) > 0);
+    const other = await harness.worker.notifications.sendNotification({ userId: otherUser.id, channel: 'push', message: 'Rappel' });
+    const [otherJob, heldJob] = await Promise.all([finishedDeliveryJob(harness.queues, 'push', other.id), finishedDeliveryJob(harness.queues, 'push', held.id)]);
+
+    expect(otherJob.job.processedOn! - call.at()).toBeGreaterThanOrEqual(waitMs - 10);
+    expect(heldJob.job.processedOn! - call.at()).toBeGreaterThanOrEqual(waitMs - 10);
   });
 });

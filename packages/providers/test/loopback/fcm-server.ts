@@ -2,13 +2,42 @@ import { createVerify, generateKeyPairSync } from 'node:crypto';
 import type { ServiceAccount } from '@notofine/config';
 import { startHttpServer, type LoopbackHttpServer, type RecordedRequest, type Reply } from './http-server';
 
-/** An FCM HTTP v1 error answer, with the FcmError detail firebase-admin reads its code from. */
-export function fcmError(status: number, googleStatus: string, errorCode: string, message: string, headers: Record<string, string> = {}): Reply {
-  return {
-    status,
+/**
+ * An FCM HTTP v1 error answer, with the FcmError detail firebase-admin reads its code from, and
+ * the other details Google adds (a QuotaFailure, an ErrorInfo).
+ */
+export function fcmError(
+  status: number,
+  googleStatus: string,
+  errorCode: string,
+  message: string,
+  options: { headers?: Record<string, string>; details?: ReadonlyArray<Record<string, unknown>> } = {},
+): Reply {
+  const details = [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode }, ...(options.details ?? [])];
+  return { status, headers: options.headers ?? {}, body: { error: { code: status, message, status: googleStatus, details } } };
+}
+
+/** FCM's QUOTA_EXCEEDED for a device sent more than its own rate allows, with the QuotaFailure that says so. */
+export function deviceQuotaExceeded(headers: Record<string, string> = {}): Reply {
+  return fcmError(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED', 'Device message rate exceeded.', {
     headers,
-    body: { error: { code: status, message, status: googleStatus, details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode }] } },
-  };
+    details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ subject: 'device', description: 'Device message rate exceeded.' }] }],
+  });
+}
+
+/** FCM's QUOTA_EXCEEDED for the project's per-minute quota, as Google words it. */
+export function projectQuotaExceeded(headers: Record<string, string> = {}): Reply {
+  return fcmError(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED', "Quota exceeded for quota metric 'Send requests' and limit 'Send requests per minute' of service 'fcm.googleapis.com'.", {
+    headers,
+    details: [
+      {
+        '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+        reason: 'RATE_LIMIT_EXCEEDED',
+        domain: 'googleapis.com',
+        metadata: { quota_metric: 'fcm.googleapis.com/send_requests', quota_limit: 'SendsPerMinutePerProject', service: 'fcm.googleapis.com' },
+      },
+    ],
+  });
 }
 
 /**

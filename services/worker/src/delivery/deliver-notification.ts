@@ -64,7 +64,7 @@ const DATABASE_PAUSE_MS = 2000;
  *   with backoff; on the last attempt the row becomes `failed`.
  * - A permanent failure makes the row `failed` and ends the job with `UnrecoverableError`.
  * - Throttling, and PostgreSQL being away, pause the channel's queue and put the job back without
- *   spending an attempt.
+ *   spending an attempt; a throttle about one recipient's own rate (a device's) delays this job only.
  */
 export async function deliverNotification(job: Job<DeliveryJobData>, deps: DeliveryDeps, channel: Channel, token?: string): Promise<DeliveryOutcome> {
   const { notificationId } = job.data;
@@ -121,7 +121,7 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
     deps.metrics.providerErrors.inc({ provider: sender.provider, kind: outcome });
     // The digest's other members go back to their own jobs (or, theirs done, to the sweeper).
     await Promise.all(members.map((member) => releaseDelivery(deps.manager, member, new Date()).catch(() => undefined)));
-    return recordFailure(error, target, sender, job, deps);
+    return recordFailure(error, target, sender, job, deps, token);
   }
   stopTimer({ outcome: 'ok' });
   // The provider took it: the rows must say so, even if PostgreSQL hiccups right now.
@@ -181,6 +181,7 @@ async function recordFailure(
   sender: ChannelSender,
   job: Job<DeliveryJobData>,
   deps: DeliveryDeps,
+  token: string | undefined,
 ): Promise<never> {
   const log = { notification_id: target.id, channel: target.channel, provider: sender.provider };
 
@@ -209,6 +210,12 @@ async function recordFailure(
         provider: sender.provider,
       });
       await job.updateData({ ...job.data, throttles });
+      // One device over its own rate holds back the notifications to it, not the channel.
+      if (failure.scope === 'recipient' && token !== undefined) {
+        deps.logger.warn('recipient throttled, the notification waits', { ...log, wait_ms: waitMs });
+        await job.moveToDelayed(Date.now() + waitMs, token);
+        throw new DelayedError();
+      }
       deps.logger.warn('provider throttled, pausing the queue', { ...log, wait_ms: waitMs });
       await deps.pauseChannel(target.channel, waitMs);
       throw Worker.RateLimitError();

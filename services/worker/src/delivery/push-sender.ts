@@ -45,10 +45,25 @@ export function pushSender(provider: PushProvider, manager: EntityManager, ciphe
 
       // Nothing delivered: retry when a device might still take it, otherwise give up.
       const errors = outcome.refused.map(({ error }) => error);
-      const retriable = errors.find((error) => error.kind === 'retry' || error.kind === 'throttle');
-      if (retriable) throw retriable;
+      const next = nextTry(errors);
+      if (next) throw next;
       const reasons = [...new Set(errors.map((error) => error.message))].join('; ');
       throw new ProviderError('fail', `No device accepted the notification: ${reasons}`);
     },
   };
+}
+
+/**
+ * Of the refusals of devices that may still take a push, the one that decides when they are tried
+ * again: a throttle of the whole provider (the channel waits anyway), else a failed call (an
+ * attempt spent, then its backoff), else the longest wait of the devices over their own rate.
+ * Undefined when no device may take it.
+ */
+export function nextTry(errors: readonly ProviderError[]): ProviderError | undefined {
+  const throttles = errors.filter((error) => error.kind === 'throttle');
+  return (
+    throttles.find((error) => error.scope === 'provider') ??
+    errors.find((error) => error.kind === 'retry') ??
+    throttles.reduce<ProviderError | undefined>((longest, error) => (!longest || (error.retryAfterMs ?? 0) > (longest.retryAfterMs ?? 0) ? error : longest), undefined)
+  );
 }
