@@ -7,3 +7,4 @@ export * from './idempotency';
 export * from './devices';
 export * from './opt-outs';
 export * from './unpaid-summaries';
+export * from './pending-push-devices';
