@@ -31,6 +31,8 @@ export interface Config {
     readonly bodyLimitBytes: number;
     /** Largest accepted body of `POST /notifications/batch` (up to 1,000 notifications), in bytes. */
     readonly batchBodyLimitBytes: number;
+    /** Largest accepted body of the providers' webhooks (SendGrid posts its events in batches of up to about 768 kB), in bytes. */
+    readonly webhookBodyLimitBytes: number;
   };
   readonly log: {
     readonly level: LogLevel;
@@ -190,7 +192,15 @@ export interface ProvidersConfig {
   readonly emailFrom: string | undefined;
   /** Sender of SMS: a phone number in E.164 or an alphanumeric sender id. */
   readonly smsFrom: string | undefined;
-  readonly smtp: { readonly url: string } | undefined;
+  readonly smtp:
+    | {
+        readonly url: string;
+        /** Never log in nor send in clear: STARTTLS or nothing (always TLS on an `smtps://` URL). */
+        readonly requireTls: boolean;
+        /** Connections kept open to the server at most. */
+        readonly poolSize: number;
+      }
+    | undefined;
   readonly sendgrid: { readonly apiKey: string; readonly baseUrl: string } | undefined;
   readonly vonage: { readonly apiKey: string; readonly apiSecret: string; readonly baseUrl: string } | undefined;
   readonly twilio: { readonly accountSid: string; readonly authToken: string; readonly baseUrl: string } | undefined;
@@ -270,6 +280,7 @@ const schema = z.object({
   HEALTH_PORT: integer(0, 65535).default(3001),
   HTTP_BODY_LIMIT: byteSize.default(100 * 1024),
   HTTP_BATCH_BODY_LIMIT: byteSize.default(4 * 1024 * 1024),
+  HTTP_WEBHOOK_BODY_LIMIT: byteSize.default(5 * 1024 * 1024),
   LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
   LOG_FORMAT: oneOf(['json', 'pretty']).optional(),
   DELIVERY_ATTEMPTS: integer(1, 50).default(5),
@@ -297,6 +308,8 @@ const schema = z.object({
   EMAIL_FROM: z.string().min(3).optional(),
   SMS_FROM: z.string().regex(/^(\+[1-9]\d{6,14}|[A-Za-z0-9 ]{1,11})$/, 'must be a phone number in E.164 or a sender id of at most 11 letters and digits').optional(),
   SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']).optional(),
+  SMTP_REQUIRE_TLS: boolean.optional(),
+  SMTP_POOL_SIZE: integer(1, 100).default(5),
   SENDGRID_API_KEY: z.string().min(1).optional(),
   SENDGRID_BASE_URL: urlWithProtocols(['https:', 'http:']).default('https://api.sendgrid.com'),
   SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(1).optional(),
@@ -425,7 +438,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolSize: e.DATABASE_POOL_SIZE },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX, downLogIntervalMs: e.REDIS_DOWN_LOG_INTERVAL_MS },
-    http: { host: e.HOST, port: e.PORT, healthPort: e.HEALTH_PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT, batchBodyLimitBytes: e.HTTP_BATCH_BODY_LIMIT },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      healthPort: e.HEALTH_PORT,
+      bodyLimitBytes: e.HTTP_BODY_LIMIT,
+      batchBodyLimitBytes: e.HTTP_BATCH_BODY_LIMIT,
+      webhookBodyLimitBytes: e.HTTP_WEBHOOK_BODY_LIMIT,
+    },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty') },
     delivery: {
       attempts: e.DELIVERY_ATTEMPTS,
@@ -495,7 +515,15 @@ function providersConfig(e: Environment): ProvidersConfig {
     maxThrottles: e.MAX_THROTTLES,
     emailFrom: e.EMAIL_PROVIDER === 'outbox' ? e.EMAIL_FROM : need('EMAIL_FROM', e.EMAIL_FROM, email),
     smsFrom: e.SMS_PROVIDER === 'outbox' ? e.SMS_FROM : need('SMS_FROM', e.SMS_FROM, sms),
-    smtp: e.EMAIL_PROVIDER === 'smtp' ? { url: need('SMTP_URL', e.SMTP_URL, email) } : undefined,
+    smtp:
+      e.EMAIL_PROVIDER === 'smtp'
+        ? {
+            url: need('SMTP_URL', e.SMTP_URL, email),
+            // Credentials and personal data never cross a network in clear in production, unless told so.
+            requireTls: e.SMTP_REQUIRE_TLS ?? e.NODE_ENV === 'production',
+            poolSize: e.SMTP_POOL_SIZE,
+          }
+        : undefined,
     sendgrid: e.EMAIL_PROVIDER === 'sendgrid' ? { apiKey: need('SENDGRID_API_KEY', e.SENDGRID_API_KEY, email), baseUrl: e.SENDGRID_BASE_URL } : undefined,
     vonage:
       e.SMS_PROVIDER === 'vonage'

@@ -12,7 +12,7 @@ describe('loadConfig', () => {
       env: 'development',
       database: { url: 'postgres://localhost:5432/notofine', schema: 'public' },
       redis: { url: 'redis://127.0.0.1:6379', queuePrefix: 'notofine' },
-      http: { port: 3000, bodyLimitBytes: 100 * 1024 },
+      http: { port: 3000, bodyLimitBytes: 100 * 1024, batchBodyLimitBytes: 4 * 1024 * 1024, webhookBodyLimitBytes: 5 * 1024 * 1024 },
       log: { level: 'info', format: 'pretty' },
       delivery: { attempts: 5 },
       reminders: { schedule: '0 * * * *' },
@@ -144,6 +144,17 @@ describe('loadConfig', () => {
       rateLimits: { sms: { max: 30, durationMs: 1000 }, email: { max: 3000, durationMs: 60_000 }, push: null },
     });
     expect(config.publicBaseUrl).toBe('https://notifications.notofine.fr');
+  });
+
+  it('requires TLS of the SMTP relay in production unless told otherwise, and sizes its pool', () => {
+    const smtp = { EMAIL_PROVIDER: 'smtp', SMTP_URL: 'smtp://notofine:secret@relay.example.com:587', EMAIL_FROM: 'Notofine <no-reply@notofine.fr>' };
+    const production = { ...PRODUCTION, ...smtp, SMS_PROVIDER: 'outbox', PUSH_PROVIDER: 'outbox', ALLOW_OUTBOX_IN_PRODUCTION: 'true' };
+
+    expect(loadConfig(smtp).providers.smtp).toEqual({ url: smtp.SMTP_URL, requireTls: false, poolSize: 5 });
+    expect(loadConfig(production).providers.smtp).toMatchObject({ requireTls: true, poolSize: 5 });
+    expect(loadConfig({ ...production, SMTP_REQUIRE_TLS: 'false', SMTP_POOL_SIZE: '2' }).providers.smtp).toMatchObject({ requireTls: false, poolSize: 2 });
+    expect(loadConfig({ ...smtp, SMTP_REQUIRE_TLS: 'true' }).providers.smtp).toMatchObject({ requireTls: true });
+    expect(() => loadConfig({ ...smtp, SMTP_POOL_SIZE: '0' })).toThrow(/SMTP_POOL_SIZE must be at least 1/);
   });
 
   it('refuses unreadable credentials and malformed limits without showing the secret', () => {

@@ -32,8 +32,9 @@ export function parseRetryAfter(value: string | string[] | number | null | undef
 }
 
 /**
- * What an HTTP status from a provider's API means: 429 throttle (with its Retry-After), 408 and 5xx
- * retry, 401 and 403 fail (rejected credentials), any other 4xx fail (the request itself is wrong).
+ * What an HTTP status from a provider's API means: 429 throttle, 408 and 5xx retry, each with its
+ * Retry-After when the answer has one (a 503's says how long the service expects to be away); 401
+ * and 403 fail (rejected credentials), any other 4xx fail (the request itself is wrong).
  */
 export function errorForHttpStatus(
   status: number,
@@ -45,7 +46,10 @@ export function errorForHttpStatus(
     const retryAfterMs = parseRetryAfter(options.retryAfter);
     return new ProviderError('throttle', message, { cause: options.cause, ...(retryAfterMs !== undefined && { retryAfterMs }) });
   }
-  if (status === 408 || status >= 500) return new ProviderError('retry', message, { cause: options.cause });
+  if (status === 408 || status >= 500) {
+    const retryAfterMs = parseRetryAfter(options.retryAfter);
+    return new ProviderError('retry', message, { cause: options.cause, ...(retryAfterMs !== undefined && { retryAfterMs }) });
+  }
   if (status === 401 || status === 403) return new ProviderError('fail', `credentials rejected (${message})`, { cause: options.cause });
   return new ProviderError('fail', message, { cause: options.cause });
 }
@@ -75,5 +79,5 @@ export function withPhoneMasked(error: ProviderError, phone: string): ProviderEr
   const digits = phone.replace(/^\+/, '');
   if (masked === phone || !error.message.includes(digits)) return error;
   const message = error.message.split(phone).join(masked).split(digits).join(masked.replace(/^\+/, ''));
-  return new ProviderError(error.kind, message, error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs });
+  return new ProviderError(error.kind, message, { scope: error.scope, ...(error.retryAfterMs !== undefined && { retryAfterMs: error.retryAfterMs }) });
 }

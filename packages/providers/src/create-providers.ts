@@ -22,7 +22,7 @@ function emailProvider(config: Config['providers'], logger: Logger): EmailProvid
     case 'outbox':
       return new OutboxEmailProvider(config.outboxDir, logger);
     case 'smtp':
-      return new SmtpEmailProvider({ url: config.smtp!.url, from: config.emailFrom!, timeoutMs }, logger);
+      return new SmtpEmailProvider({ ...config.smtp!, from: config.emailFrom!, timeoutMs }, logger);
     case 'sendgrid':
       return new SendGridEmailProvider({ ...config.sendgrid!, from: config.emailFrom!, timeoutMs }, logger);
   }

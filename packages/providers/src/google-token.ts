@@ -38,6 +38,15 @@ export class GoogleTokenSource {
     return this.pending;
   }
 
+  /**
+   * Forgets `token` if it is the one cached (the API refused it: revoked, or expired before its
+   * time): the next call exchanges the key for another. A token already replaced is left alone, so
+   * that requests refused together cause one exchange.
+   */
+  invalidate(token: string): void {
+    if (this.cached?.token === token) this.cached = undefined;
+  }
+
   /** The token's expiry, for firebase-admin's credential interface. */
   get expiresAt(): number {
     return this.cached?.expiresAt ?? 0;

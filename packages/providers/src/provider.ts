@@ -1,24 +1,42 @@
 /**
  * What a failed provider call means for the notification:
- * - `retry`: try again later (network error, timeout, 5xx); spends an attempt.
+ * - `retry`: try again later (network error, timeout, 5xx); spends an attempt, and waits at least
+ *   `retryAfterMs` when the provider said how long.
  * - `throttle`: the provider asks to slow down (429); wait `retryAfterMs` without spending an attempt.
  * - `fail`: it will never work (invalid number, rejected credentials); the notification fails now.
  * - `invalid-address`: this address or token is dead; for push, the device is disabled.
  */
 export type ProviderErrorKind = 'retry' | 'throttle' | 'fail' | 'invalid-address';
 
+/**
+ * Whose limit a `throttle` is, and so who waits: `provider`, the account's or the project's (every
+ * message of the channel waits), or `recipient`, one address's or device's own rate (only the
+ * messages to it wait).
+ */
+export type ThrottleScope = 'provider' | 'recipient';
+
+export interface ProviderErrorOptions {
+  readonly retryAfterMs?: number;
+  readonly scope?: ThrottleScope;
+  readonly cause?: unknown;
+}
+
 /** A provider call that did not deliver, classified so the worker knows what to do next. */
 export class ProviderError extends Error {
+  /** How long the provider asked to wait before it is called again (its Retry-After), when it said. */
   readonly retryAfterMs: number | undefined;
+  /** Whose limit a throttle is (`provider` unless the provider said it was one recipient's). */
+  readonly scope: ThrottleScope;
 
   constructor(
     readonly kind: ProviderErrorKind,
     message: string,
-    options: { retryAfterMs?: number; cause?: unknown } = {},
+    options: ProviderErrorOptions = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'ProviderError';
     this.retryAfterMs = options.retryAfterMs;
+    this.scope = options.scope ?? 'provider';
   }
 }
 

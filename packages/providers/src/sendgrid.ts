@@ -74,7 +74,8 @@ class BoundedClient extends Client {
  * `X-Message-Id` header is the provider's message id, the prefix of the `sg_message_id` of the
  * delivery events.
  *
- * Errors: 429 throttles (for `Retry-After`, else until `X-RateLimit-Reset`), 408 and 5xx retry,
+ * Errors: 429 throttles (for `Retry-After`, else until `X-RateLimit-Reset`), 408 and 5xx retry
+ * (not before their `Retry-After`),
  * 401/403 fail as rejected credentials, other 4xx (400, 413, ...) fail with SendGrid's messages, a 3xx
  * fails (redirects are not followed); network errors and timeouts retry.
  */
@@ -125,7 +126,7 @@ export class SendGridEmailProvider implements EmailProvider {
 export function classifySendGridError(error: unknown, timeoutMs: number): ProviderError {
   if (isResponseError(error)) {
     const { headers, body } = error.response;
-    return errorForHttpStatus(error.code, sendGridDetail(body), { retryAfter: retryAfterSeconds(headers), cause: error });
+    return errorForHttpStatus(error.code, sendGridDetail(body), { retryAfter: retryAfterSeconds(error.code, headers), cause: error });
   }
   // Not the SDK's error (axios's, or a socket's): axios's carries the request, API key included,
   // so only its code and message go on. An answer the SDK leaves to axios (a 3xx: redirects are
@@ -164,12 +165,14 @@ function sendGridDetail(body: unknown): string {
 }
 
 /**
- * How long SendGrid asks to wait: its `Retry-After`, else the end of the rate-limit window that
- * `X-RateLimit-Reset` gives in epoch seconds.
+ * How long SendGrid asks to wait: its `Retry-After`, else, for a 429, the end of the rate-limit
+ * window that `X-RateLimit-Reset` gives in epoch seconds (other answers may carry that header too:
+ * it says nothing of when a failing SendGrid comes back).
  */
-function retryAfterSeconds(headers: unknown): string | number | undefined {
+function retryAfterSeconds(status: number, headers: unknown): string | number | undefined {
   const retryAfter = headerValue(headers, 'retry-after');
   if (retryAfter) return retryAfter;
+  if (status !== 429) return undefined;
   const reset = Number(headerValue(headers, 'x-ratelimit-reset'));
   return Number.isFinite(reset) && reset > 0 ? Math.max(0, reset - Date.now() / 1000) : undefined;
 }

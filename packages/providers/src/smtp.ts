@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { maskEmail, type Logger } from '@notofine/logger';
 import nodemailer, { type NodemailerError, type SMTPPoolOptions, type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer';
 import { toProviderError } from './classify';
@@ -11,10 +12,17 @@ export interface SmtpOptions {
   readonly from: string;
   /** Longest a send may take, waiting for a pooled connection included. */
   readonly timeoutMs: number;
+  /**
+   * Never log in nor send in clear: on an `smtp://` URL the session must be upgraded with STARTTLS,
+   * and a server that does not upgrade fails the send (`SMTP_REQUIRE_TLS`). Without it STARTTLS is
+   * still used whenever the server offers it.
+   */
+  readonly requireTls: boolean;
+  /** Connections kept open to the server at most (`SMTP_POOL_SIZE`). */
+  readonly poolSize: number;
+  /** The certificates to trust for the server's instead of the system's (a private CA, a test server). */
+  readonly ca?: string;
 }
-
-/** Connections kept open to the server; most relays accept this many from one client. */
-const MAX_CONNECTIONS = 5;
 
 /**
  * Email over SMTP with nodemailer, through one pool of connections opened on demand and reused.
@@ -27,14 +35,17 @@ const MAX_CONNECTIONS = 5;
 export class SmtpEmailProvider implements EmailProvider {
   readonly name = 'smtp';
   private readonly transport: Transporter<SMTPPoolSentMessageInfo, SMTPPoolOptions>;
-  private readonly timeoutMs: number;
 
-  constructor(options: SmtpOptions, logger: Logger) {
-    this.timeoutMs = options.timeoutMs;
+  constructor(
+    private readonly options: SmtpOptions,
+    logger: Logger,
+  ) {
     const pool: SMTPPoolOptions & { pool: true } = {
       url: options.url,
       pool: true,
-      maxConnections: MAX_CONNECTIONS,
+      maxConnections: options.poolSize,
+      requireTLS: options.requireTls,
+      ...(options.ca !== undefined && { tls: { ca: options.ca } }),
       connectionTimeout: options.timeoutMs,
       greetingTimeout: options.timeoutMs,
       socketTimeout: options.timeoutMs,
@@ -55,11 +66,11 @@ export class SmtpEmailProvider implements EmailProvider {
         headers: unsubscribeHeaders(message.unsubscribeUrl),
         // The socket timeouts only notice silence: a server trickling its replies, or a send
         // queued behind busy connections, is cut off here. The pool then drops that connection.
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       return { providerMessageId: info.messageId.replace(/^<|>$/g, '') || null };
     } catch (error) {
-      throw classifySmtpError(error, this.timeoutMs);
+      throw classifySmtpError(error, this.options);
     }
   }
 
@@ -73,14 +84,34 @@ export class SmtpEmailProvider implements EmailProvider {
  * by nodemailer's error code otherwise. Addresses in the server's words are masked: servers quote
  * the recipient (`550 5.1.1 <jean@...>: Recipient address rejected`), and the message goes to the
  * logs and to the job in Redis, not only to the row.
+ *
+ * TLS that cannot be had fails at once, for the same message would meet the same server: a
+ * certificate the client does not trust, and, when TLS is required, a server that will not start
+ * it (it offers no STARTTLS, which is also what a downgrade by someone in between looks like, or
+ * it refuses it, `454 TLS not available` included: in practice a server without a usable
+ * certificate). The reason says what to change; once it is changed, the failed notifications can
+ * be sent again.
  */
-export function classifySmtpError(error: unknown, timeoutMs: number): ProviderError {
-  if (!(error instanceof Error)) return toProviderError(error);
-  const failure: NodemailerError = error;
+export function classifySmtpError(error: unknown, options: Pick<SmtpOptions, 'timeoutMs' | 'requireTls'>): ProviderError {
+  // Errors of Node's own (a TLS handshake's) may come from another realm than this code's `Error`.
+  if (!(error instanceof Error) && !types.isNativeError(error)) return toProviderError(error);
+  const failure = error as NodemailerError;
   const reply = failure.response === undefined ? undefined : maskEmail(failure.response.trim());
   const text = maskEmail(failure.message);
   const code = failure.responseCode;
+  const { timeoutMs } = options;
 
+  if (failure.code === 'ETLS' && failure.command === 'STARTTLS' && reply !== undefined && options.requireTls) {
+    return new ProviderError(
+      'fail',
+      `the SMTP server would not start TLS (${reply}): it offers no STARTTLS or refused it, and SMTP_REQUIRE_TLS forbids logging in or sending in clear ` +
+        '(give the server a certificate, or set SMTP_REQUIRE_TLS=false for a relay on a network you trust)',
+      { cause: error },
+    );
+  }
+  if (isCertificateRefusal(failure)) {
+    return new ProviderError('fail', `the SMTP server's certificate is not trusted: ${text}`, { cause: error });
+  }
   if (failure.code === 'EAUTH' && !(code !== undefined && code >= 400 && code < 500)) {
     return new ProviderError('fail', `credentials rejected (${reply ?? text})`, { cause: error });
   }
@@ -108,4 +139,13 @@ export function classifySmtpError(error: unknown, timeoutMs: number): ProviderEr
     default:
       return toProviderError(error);
   }
+}
+
+/**
+ * Whether the TLS handshake failed on the server's certificate (expired, self-signed, another
+ * host's, an unknown issuer): Node's reason is kept by nodemailer as `originalCode`.
+ */
+function isCertificateRefusal(failure: NodemailerError): boolean {
+  const reason = (failure as { originalCode?: unknown }).originalCode;
+  return typeof reason === 'string' && /CERT|UNABLE_TO_VERIFY|HOSTNAME_MISMATCH/.test(reason);
 }

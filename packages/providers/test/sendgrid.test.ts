@@ -78,7 +78,13 @@ it('sends a template\'s own HTML body as the HTML part, in the message\'s langua
 
 it.each([
   ['500: retry', sendGridError(500, ['internal error']), { kind: 'retry', message: 'HTTP 500: internal error' }],
-  ['503: retry', { status: 503, body: 'upstream connect error' }, { kind: 'retry', message: 'HTTP 503: upstream connect error' }],
+  ['503: retry', { status: 503, body: 'upstream connect error' }, { kind: 'retry', message: 'HTTP 503: upstream connect error', retryAfterMs: undefined }],
+  ['503 with Retry-After: retry, not before then', { status: 503, headers: { 'Retry-After': '30' }, body: 'maintenance' }, { kind: 'retry', retryAfterMs: 30_000 }],
+  [
+    '500 with X-RateLimit-Reset only: retry, the reset says nothing of when SendGrid is back',
+    sendGridError(500, ['internal error'], { 'X-RateLimit-Reset': String(Math.floor(Date.now() / 1000) + 600) }),
+    { kind: 'retry', retryAfterMs: undefined },
+  ],
   [
     '400: fail, with SendGrid’s messages',
     sendGridError(400, [

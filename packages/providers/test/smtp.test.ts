@@ -1,10 +1,14 @@
 import { captureLogs } from '@test/capture-logs';
 import { waitFor } from '@test/wait-for';
-import { ProviderError, SmtpEmailProvider, type EmailMessage } from '../src';
+import { ProviderError, SmtpEmailProvider, type EmailMessage, type SmtpOptions } from '../src';
+import { startAiosmtpd, type Aiosmtpd } from './loopback/aiosmtpd';
 import { startSmtpServer, startStallingSmtpServer, type LoopbackSmtpServer, type StallingSmtpServer } from './loopback/smtp-server';
+import { selfSignedCertificate, type TestCertificate } from './loopback/tls-certificate';
 
 const { logger } = captureLogs();
 const FROM = 'Notofine <no-reply@notofine.fr>';
+/** The provider's options for a server at `url`: TLS used when offered but not required, the default pool. */
+const smtpOptions = (url: string, overrides: Partial<SmtpOptions> = {}): SmtpOptions => ({ url, from: FROM, timeoutMs: 2000, requireTls: false, poolSize: 5, ...overrides });
 const message: EmailMessage = {
   notificationId: 42,
   to: 'jean.dupont@example.com',
@@ -17,7 +21,7 @@ describe('SmtpEmailProvider against a real SMTP server', () => {
   let provider: SmtpEmailProvider;
   beforeAll(async () => {
     server = await startSmtpServer({ credentials: { user: 'notofine', pass: 's3cret' } });
-    provider = new SmtpEmailProvider({ url: server.url, from: FROM, timeoutMs: 2000 }, logger);
+    provider = new SmtpEmailProvider(smtpOptions(server.url), logger);
   });
   afterAll(async () => {
     await provider.close();
@@ -68,7 +72,7 @@ describe('SmtpEmailProvider against a real SMTP server', () => {
   });
 
   it('sends successive messages over one pooled connection, and closes it on close()', async () => {
-    const pooled = new SmtpEmailProvider({ url: server.url, from: FROM, timeoutMs: 2000 }, logger);
+    const pooled = new SmtpEmailProvider(smtpOptions(server.url), logger);
     const before = server.connections();
 
     for (const notificationId of [1, 2, 3]) await pooled.send({ ...message, notificationId });
@@ -77,6 +81,18 @@ describe('SmtpEmailProvider against a real SMTP server', () => {
 
     expect(after.opened - before.opened).toBe(1);
     await waitFor('the pooled connection to close', () => server.connections().open === before.open);
+  });
+
+  it('opens at most SMTP_POOL_SIZE connections, however many emails are sent at once', async () => {
+    const busy = await startSmtpServer({ credentials: { user: 'notofine', pass: 's3cret' } });
+    const pooled = new SmtpEmailProvider(smtpOptions(busy.url, { poolSize: 2 }), logger);
+
+    await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((notificationId) => pooled.send({ ...message, notificationId })));
+
+    expect(busy.received).toHaveLength(8);
+    expect(busy.connections()).toMatchObject({ opened: 2, mostOpen: 2 });
+    await pooled.close();
+    await busy.close();
   });
 
   it.each([
@@ -106,7 +122,7 @@ describe('SmtpEmailProvider against a real SMTP server', () => {
   });
 
   it('fails for good when the server rejects the credentials (535)', async () => {
-    const wrong = new SmtpEmailProvider({ url: server.url.replace('s3cret', 'wrong'), from: FROM, timeoutMs: 2000 }, logger);
+    const wrong = new SmtpEmailProvider(smtpOptions(server.url.replace('s3cret', 'wrong')), logger);
 
     const sending = wrong.send(message);
 
@@ -115,7 +131,7 @@ describe('SmtpEmailProvider against a real SMTP server', () => {
   });
 
   it('retries when the server refuses a login for now (454)', async () => {
-    const fresh = new SmtpEmailProvider({ url: server.url, from: FROM, timeoutMs: 2000 }, logger);
+    const fresh = new SmtpEmailProvider(smtpOptions(server.url), logger);
     server.rejectLogins('454 4.7.0 Temporary authentication failure');
 
     await expect(fresh.send(message)).rejects.toMatchObject({ kind: 'retry', message: expect.stringContaining('454') });
@@ -138,7 +154,7 @@ describe('SmtpEmailProvider against servers that do not deliver', () => {
     ['never answers', () => silent.url],
     ['trickles an endless reply, never idle long enough for a socket timeout', () => trickling.url],
   ])('gives up on a server that %s after about the timeout, as a retriable error', async (_case, url) => {
-    const provider = new SmtpEmailProvider({ url: url(), from: FROM, timeoutMs }, logger);
+    const provider = new SmtpEmailProvider(smtpOptions(url(), { timeoutMs }), logger);
     const started = Date.now();
 
     await expect(provider.send(message)).rejects.toMatchObject({ kind: 'retry' });
@@ -150,9 +166,99 @@ describe('SmtpEmailProvider against servers that do not deliver', () => {
   });
 
   it('retries when nothing listens', async () => {
-    const provider = new SmtpEmailProvider({ url: 'smtp://127.0.0.1:1', from: FROM, timeoutMs }, logger);
+    const provider = new SmtpEmailProvider(smtpOptions('smtp://127.0.0.1:1', { timeoutMs }), logger);
 
     await expect(provider.send(message)).rejects.toMatchObject({ kind: 'retry', message: expect.stringContaining('ECONNREFUSED') });
     await provider.close();
+  });
+});
+
+describe('SmtpEmailProvider and TLS (SMTP_REQUIRE_TLS)', () => {
+  const credentials = { user: 'notofine', pass: 's3cret' };
+  let certificate: TestCertificate;
+  let withStartTls: LoopbackSmtpServer;
+  let inClear: LoopbackSmtpServer;
+  beforeAll(async () => {
+    certificate = selfSignedCertificate();
+    [withStartTls, inClear] = await Promise.all([startSmtpServer({ credentials, tls: certificate }), startSmtpServer({ credentials })]);
+  });
+  afterAll(async () => {
+    await Promise.all([withStartTls.close(), inClear.close()]);
+  });
+
+  /** Sends one message with a provider of its own, closed afterwards. */
+  async function sendOnce(options: SmtpOptions): Promise<unknown> {
+    const provider = new SmtpEmailProvider(options, logger);
+    try {
+      return await provider.send(message);
+    } finally {
+      await provider.close();
+    }
+  }
+
+  it('with TLS required, upgrades with STARTTLS, then logs in and sends over the encrypted session', async () => {
+    await sendOnce(smtpOptions(withStartTls.url, { requireTls: true, ca: certificate.cert }));
+
+    expect(withStartTls.received.at(-1)?.secure).toBe(true);
+    expect(withStartTls.logins().at(-1)).toEqual({ user: 'notofine', secure: true });
+  });
+
+  it('with TLS required, neither logs in nor sends to a server that offers no STARTTLS, and fails at once saying why', async () => {
+    const sending = sendOnce(smtpOptions(inClear.url, { requireTls: true }));
+
+    await expect(sending).rejects.toMatchObject({
+      kind: 'fail',
+      message: expect.stringMatching(/^the SMTP server would not start TLS \(5\d\d .*\): it offers no STARTTLS or refused it, and SMTP_REQUIRE_TLS forbids/),
+    });
+    expect(inClear.logins()).toEqual([]);
+    expect(inClear.received).toEqual([]);
+  });
+
+  it('without TLS required, still upgrades when the server offers STARTTLS, and logs in in clear only where it does not', async () => {
+    await sendOnce(smtpOptions(withStartTls.url, { ca: certificate.cert }));
+    await sendOnce(smtpOptions(inClear.url));
+
+    expect(withStartTls.received.at(-1)?.secure).toBe(true);
+    expect(inClear.received.at(-1)?.secure).toBe(false);
+    expect(inClear.logins()).toEqual([{ user: 'notofine', secure: false }]);
+  });
+
+  it('fails at once on a certificate it does not trust, TLS required or not', async () => {
+    for (const requireTls of [true, false]) {
+      const sending = sendOnce(smtpOptions(withStartTls.url, { requireTls }));
+
+      await expect(sending).rejects.toMatchObject({ kind: 'fail', message: expect.stringMatching(/^the SMTP server's certificate is not trusted: .*self-signed certificate/) });
+    }
+  });
+
+  describe('against aiosmtpd (python3-aiosmtpd), a server written apart from nodemailer', () => {
+    let plain: Aiosmtpd;
+    let secured: Aiosmtpd;
+    beforeAll(async () => {
+      [plain, secured] = await Promise.all([startAiosmtpd(), startAiosmtpd({ tls: certificate })]);
+    });
+    afterAll(async () => {
+      await Promise.all([plain?.close(), secured?.close()]);
+    });
+
+    it('with TLS required, sends over STARTTLS to the one that offers it', async () => {
+      await sendOnce(smtpOptions(secured.url, { requireTls: true, ca: certificate.cert }));
+
+      // aiosmtpd prints what it received on its standard output, which reaches this process a little later.
+      await waitFor('aiosmtpd to print the message', () => secured.received() === 1);
+    });
+
+    it('with TLS required, sends nothing to the one without TLS, which answers 454 to STARTTLS: the notification fails at once, not after its retries', async () => {
+      const sending = sendOnce(smtpOptions(plain.url, { requireTls: true }));
+
+      await expect(sending).rejects.toMatchObject({ kind: 'fail', message: expect.stringContaining('would not start TLS (454 TLS not available)') });
+      expect(plain.received()).toBe(0);
+    });
+
+    it('without TLS required, sends to the one without TLS in clear', async () => {
+      await sendOnce(smtpOptions(plain.url));
+
+      await waitFor('aiosmtpd to print the message', () => plain.received() === 1);
+    });
   });
 });

@@ -36,7 +36,8 @@ it('posts the message to the account’s Messages.json with basic auth and the s
 
 it.each([
   ['429 with Retry-After: throttle', twilioError(429, 20429, 'Too Many Requests', { 'Retry-After': '3' }), { kind: 'throttle', retryAfterMs: 3000 }],
-  ['503: retry', twilioError(503, 20503, 'Service Unavailable'), { kind: 'retry' }],
+  ['503: retry', twilioError(503, 20503, 'Service Unavailable'), { kind: 'retry', retryAfterMs: undefined }],
+  ['503 with Retry-After: retry, not before then', twilioError(503, 20503, 'Service Unavailable', { 'Retry-After': '5' }), { kind: 'retry', retryAfterMs: 5000 }],
   ['401 (20003): fail, credentials rejected', twilioError(401, 20003, 'Authenticate'), { kind: 'fail', message: expect.stringMatching(/^credentials rejected/) }],
   ['400 with 21211 (invalid To): fail, with Twilio’s message and code', twilioError(400, 21211, "The 'To' number +33000 is not a valid phone number."), { kind: 'fail', message: "HTTP 400: The 'To' number +33000 is not a valid phone number. (Twilio error 21211)" }],
   ['400 with 21610 (unsubscribed recipient): fail', twilioError(400, 21610, 'Attempt to send to unsubscribed recipient'), { kind: 'fail', message: expect.stringContaining('21610') }],

@@ -62,7 +62,8 @@ it.each([
 
 it.each([
   ['HTTP 429: throttle', { status: 429, headers: { 'Retry-After': '2' } }, { kind: 'throttle', retryAfterMs: 2000 }],
-  ['HTTP 500: retry', { status: 500 }, { kind: 'retry' }],
+  ['HTTP 500: retry', { status: 500 }, { kind: 'retry', retryAfterMs: undefined }],
+  ['HTTP 503 with Retry-After: retry, not before then', { status: 503, headers: { 'Retry-After': '4' } }, { kind: 'retry', retryAfterMs: 4000 }],
   ['HTTP 401: fail, credentials rejected', { status: 401, body: { type: 'https://developer.nexmo.com/api-errors#unauthorized', title: 'Unauthorized' } }, { kind: 'fail', message: expect.stringMatching(/^credentials rejected/) }],
 ])('answers %s', async (_case, reply, expected) => {
   vonage.script(reply);

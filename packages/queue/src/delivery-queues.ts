@@ -1,7 +1,7 @@
 import type { Channel } from '@notofine/db';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DELIVERY_JOB, DELIVERY_QUEUES, deliveryJobId, type DeliveryJobData } from './names';
+import { DELIVERY_JOB, DELIVERY_QUEUES, PENDING_DEVICES_JOB, deliveryJobId, pendingDevicesJobId, type DeliveryJobData } from './names';
 
 export interface DeliveryPolicy {
   /** Provider calls per notification, the first included. */
@@ -76,6 +76,22 @@ export class DeliveryQueues {
   async requeue(deliveries: readonly Delivery[]): Promise<void> {
     await Promise.all(deliveries.map(({ id, channel }) => this.queues[channel].remove(deliveryJobId(id))));
     await this.enqueue(deliveries);
+  }
+
+  /**
+   * Queues the delivery of sent pushes to their pending devices, not before `delayMs`, removing
+   * first a finished job of the same notification's (still kept for its retention).
+   */
+  async enqueuePendingDevices(notificationIds: readonly number[], delayMs = 0): Promise<void> {
+    const push = this.queues.push;
+    await Promise.all(notificationIds.map((id) => push.remove(pendingDevicesJobId(id))));
+    await push.addBulk(
+      notificationIds.map((id) => ({
+        name: PENDING_DEVICES_JOB,
+        data: { notificationId: id },
+        opts: { ...this.jobOptions, jobId: pendingDevicesJobId(id), ...(delayMs > 0 && { delay: delayMs }) },
+      })),
+    );
   }
 
   /** Removes the jobs of deliveries that will not happen (cancelled); a job running now stays. */

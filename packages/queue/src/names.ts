@@ -11,8 +11,14 @@ export const REMINDER_QUEUE = 'reminders';
 
 export const ALL_QUEUES = [...Object.values(DELIVERY_QUEUES), REMINDER_QUEUE] as const;
 
-/** Name of every job on a delivery queue. */
+/** Name of every job on a delivery queue, but the one below. */
 export const DELIVERY_JOB = 'deliver';
+
+/**
+ * Name of the job, on the push queue, that sends a sent push to the devices of its user still
+ * pending (they refused it for now while another device took it). Same payload.
+ */
+export const PENDING_DEVICES_JOB = 'deliver-to-pending-devices';
 
 /**
  * A delivery job carries the notification's id and nothing else: the row in PostgreSQL is the
@@ -30,6 +36,11 @@ export interface DeliveryJobData {
  */
 export function deliveryJobId(notificationId: number): string {
   return `notification-${notificationId}`;
+}
+
+/** The job id of the delivery of a push to its pending devices (one such job at a time, per notification). */
+export function pendingDevicesJobId(notificationId: number): string {
+  return `notification-${notificationId}-devices`;
 }
 
 /** Id of the job scheduler that ticks reminder processing (one per deployment, whatever the replicas). */

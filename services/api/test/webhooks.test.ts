@@ -2,6 +2,7 @@ import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { DeliveryEvent, Notification, User, insertPendingNotifications } from '@notofine/db';
 import { insertUser } from '@test/factories';
 import request from 'supertest';
+import twilio from 'twilio';
 import { documentedRequest } from '@test/openapi-conformance';
 import { startApi, type ApiHarness } from './api-harness';
 
@@ -32,6 +33,14 @@ async function sentNotification(provider: string, messageId: string, channel: 'e
     provider,
     messageId,
   ]);
+  return notification!.id;
+}
+
+/** A Twilio SMS already `sent` as `sid`, in the schema of `api`. */
+async function sentNotificationIn(api: ApiHarness, sid: string): Promise<number> {
+  const user = await insertUser(api.env.db);
+  const [notification] = await insertPendingNotifications(api.env.db.manager, [{ userId: user.id, channel: 'sms', message: 'Rappel', subject: null, ticketId: null, reminderId: null }]);
+  await api.env.db.query(`UPDATE notifications SET status = 'sent', sent_at = now(), provider = 'twilio', provider_message_id = $2 WHERE id = $1`, [notification!.id, sid]);
   return notification!.id;
 }
 
@@ -119,6 +128,38 @@ describe('POST /webhooks/sendgrid', () => {
 
     expect(response.status).toBe(401);
     expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+
+  it('applies a signed batch over HTTP_BODY_LIMIT (100 kb), as SendGrid posts them: up to about 1,000 events or 768 kB', async () => {
+    const ids = [await sentNotification('sendgrid', 'sg-batch-1'), await sentNotification('sendgrid', 'sg-batch-2')];
+    // A thousand events, most of no interest here (opens, clicks), each carrying the fields SendGrid adds.
+    const batch = Array.from({ length: 1000 }, (_unused, n) => ({
+      email: `recipient-${n}@example.com`,
+      timestamp: 1795500000 + n,
+      event: n < 2 ? 'delivered' : n % 2 === 0 ? 'open' : 'click',
+      sg_event_id: `ev-batch-${n}-${'x'.repeat(22)}`,
+      sg_message_id: `${n < 2 ? `sg-batch-${n + 1}` : `other-${n}`}.filterdrecv-5bd6b8b7-${n}-1`,
+      useragent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
+      url: `https://notofine.fr/contraventions/${n}?utm_source=sendgrid&utm_medium=email&utm_campaign=rappel`,
+      ip: '203.0.113.7',
+      category: ['rappel', 'contravention'],
+      notification_id: String(n),
+    }));
+    expect(Buffer.byteLength(JSON.stringify(batch))).toBeGreaterThan(300 * 1024);
+
+    const response = await signed(batch);
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ received: 2, applied: 2 });
+    for (const id of ids) expect(await row(id)).toMatchObject({ deliveryStatus: 'delivered' });
+  });
+
+  it('refuses a body over HTTP_WEBHOOK_BODY_LIMIT (5 MB) with 413, before checking anything', async () => {
+    const response = await signed([{ event: 'open', sg_event_id: 'ev-huge', sg_message_id: 'sg-huge.x', padding: 'x'.repeat(5 * 1024 * 1024) }]);
+
+    expect(response.status).toBe(413);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.body.detail).toBe(`The request body exceeds the limit of ${5 * 1024 * 1024} bytes.`);
   });
 
   it('refuses a request without signature headers', async () => {
@@ -307,6 +348,79 @@ describe('SMS replies: /webhooks/vonage/inbound and /webhooks/twilio/inbound', (
   });
 });
 
+describe('Twilio signatures, as the twilio package computes them', () => {
+  /** The API behind a gateway that serves it under a path and strips that path before passing requests on. */
+  const PREFIXED_BASE_URL = 'https://gateway.notofine.test/notifications';
+  let prefixed: ApiHarness;
+  beforeAll(async () => {
+    prefixed = await startApi({ TWILIO_AUTH_TOKEN: TWILIO_TOKEN, PUBLIC_BASE_URL: PREFIXED_BASE_URL });
+  });
+  afterAll(() => prefixed.stop());
+
+  /** Posts a form to `path` (query string included), signed as Twilio signs it: over the public URL it called and the body's parameters. */
+  function postSigned(api: ApiHarness, baseUrl: string, path: string, params: Record<string, string>) {
+    const signature = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, `${baseUrl}${path}`, params);
+    expect(twilio.validateRequest(TWILIO_TOKEN, signature, `${baseUrl}${path}`, params)).toBe(true);
+    return request(api.api.app).post(path).type('form').set('X-Twilio-Signature', signature).send(params);
+  }
+
+  const bases = [
+    ['at the root of its host', () => harness, PUBLIC_BASE_URL],
+    ['under a path prefix', () => prefixed, PREFIXED_BASE_URL],
+  ] as const;
+  const queries = [
+    ['without a query string', ''],
+    ['with a query string', '?tenant=fr&source=twilio%20console'],
+  ] as const;
+  let sids = 100;
+
+  describe.each(bases)('with the API %s', (_where, api, baseUrl) => {
+    it.each(queries)('applies a status callback %s', async (_case, query) => {
+      const sid = `SM${String((sids += 1)).padStart(32, '0')}`;
+      const id = await sentNotificationIn(api(), sid);
+
+      const response = await postSigned(api(), baseUrl, `/webhooks/twilio${query}`, { MessageSid: sid, MessageStatus: 'delivered', AccountSid: 'AC123', To: '+33612345678' });
+
+      expect(response.status).toBe(200);
+      expect(await api().env.db.manager.findOneByOrFail(Notification, { id })).toMatchObject({ deliveryStatus: 'delivered' });
+    });
+
+    it.each(queries)('applies an inbound STOP %s', async (_case, query) => {
+      const phone = `+3361${String(3_000_000 + (sids += 1)).padStart(7, '0')}`;
+      const user = await insertUser(api().env.db, { phone });
+
+      const response = await postSigned(api(), baseUrl, `/webhooks/twilio/inbound${query}`, { From: phone, To: '+33700000000', Body: 'STOP', MessageSid: `SM${sids}` });
+
+      expect(response.status).toBe(204);
+      expect((await api().env.db.manager.findOneByOrFail(User, { id: user.id })).smsOptedOutAt).toEqual(expect.any(Date));
+    });
+  });
+
+  it('refuses a callback whose query string was changed after signing', async () => {
+    const sid = `SM${String((sids += 1)).padStart(32, '0')}`;
+    const id = await sentNotificationIn(harness, sid);
+    const params = { MessageSid: sid, MessageStatus: 'delivered' };
+    const signature = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, `${PUBLIC_BASE_URL}/webhooks/twilio?tenant=fr`, params);
+
+    const response = await request(harness.api.app).post('/webhooks/twilio?tenant=be').type('form').set('X-Twilio-Signature', signature).send(params);
+
+    expect(response.status).toBe(401);
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+
+  it('refuses a callback signed with its query parameters counted among the body parameters', async () => {
+    const sid = `SM${String((sids += 1)).padStart(32, '0')}`;
+    const id = await sentNotificationIn(harness, sid);
+    const params = { MessageSid: sid, MessageStatus: 'delivered' };
+    const signature = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, `${PUBLIC_BASE_URL}/webhooks/twilio?tenant=fr`, { ...params, tenant: 'fr' });
+
+    const response = await request(harness.api.app).post('/webhooks/twilio?tenant=fr').type('form').set('X-Twilio-Signature', signature).send(params);
+
+    expect(response.status).toBe(401);
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+});
+
 describe('webhooks not configured', () => {
   let bare: ApiHarness;
   beforeAll(async () => {
@@ -317,6 +431,13 @@ describe('webhooks not configured', () => {
   it('answers 404 for SendGrid and Twilio when their secrets are not set', async () => {
     await request(bare.api.app).post('/webhooks/sendgrid').send('[]').expect(404);
     await request(bare.api.app).post('/webhooks/twilio').type('form').send({ MessageSid: 'SM1' }).expect(404);
+  });
+
+  it('answers 404 without reading the body: a webhook that is off takes no large upload', async () => {
+    const large = JSON.stringify([{ padding: 'x'.repeat(6 * 1024 * 1024) }]);
+
+    await request(bare.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').send(large).expect(404);
+    await request(bare.api.app).post('/webhooks/twilio/inbound').type('form').send(`Body=${'x'.repeat(6 * 1024 * 1024)}`).expect(404);
   });
 
   it('accepts Vonage’s unsigned receipts when no signature secret is set', async () => {

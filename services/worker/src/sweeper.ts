@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { findStalePending } from '@notofine/db';
+import { findStalePending, findStalePendingPushDevices } from '@notofine/db';
 import type { Logger } from '@notofine/logger';
-import { deliveryJobId, isRedisConnectionError, type Delivery, type DeliveryQueues } from '@notofine/queue';
+import { deliveryJobId, isRedisConnectionError, pendingDevicesJobId, type Delivery, type DeliveryQueues } from '@notofine/queue';
 import type { Redis } from 'ioredis';
 import type { EntityManager } from 'typeorm';
 
 export interface SweepResult {
-  /** Pending notifications looked at. */
+  /** Pending notifications looked at, and sent pushes with devices still pending. */
   readonly checked: number;
-  /** Of those, queued again: their job was missing, or had ended while the row was still pending. */
+  /** Of those, queued again: their job was missing, or had ended while there was still work. */
   readonly requeued: number;
 }
 
@@ -27,7 +27,9 @@ const PAGE = 1000;
  * - a row committed by an API killed before it queued the job;
  * - every pending row after Redis lost its data (restarted without persistence, flushed);
  * - a row whose job ended (its attempts spent while PostgreSQL was down, or a redelivered copy
- *   that found the row leased by an attempt that then died).
+ *   that found the row leased by an attempt that then died);
+ * - a sent push whose devices still pending (they refused it for now while another device took
+ *   it) have no job to send it to them.
  * It also re-registers the reminder scheduler, which a Redis that lost its data forgets, and runs
  * the deployment's housekeeping.
  */
@@ -62,30 +64,49 @@ export function startSweeper(options: {
       requeued += await requeueWithoutLiveJob(rows);
       if (rows.length < PAGE) break;
     }
+    afterId = 0;
+    while (Date.now() - started < intervalMs / 2) {
+      const rows = await findStalePendingPushDevices(manager, { graceMs, limit: PAGE, afterId });
+      if (rows.length === 0) break;
+      afterId = rows.at(-1)!.id;
+      checked += rows.length;
+      const { missing, ended } = await withoutLiveJob(rows.map((row) => queues.queue('push').toKey(pendingDevicesJobId(row.id))));
+      const stranded = rows.filter((_row, index) => missing.has(index) || ended.has(index)).map((row) => row.id);
+      if (stranded.length > 0) await queues.enqueuePendingDevices(stranded);
+      requeued += stranded.length;
+      if (rows.length < PAGE) break;
+    }
     if (requeued > 0) logger.warn('sweeper queued notifications again', { checked, requeued });
     return { checked, requeued };
   }
 
   /** Queues the rows whose job is missing or ended; leaves those whose job waits or runs. */
   async function requeueWithoutLiveJob(rows: ReadonlyArray<Delivery>): Promise<number> {
+    const { missing, ended } = await withoutLiveJob(rows.map((row) => queues.queue(row.channel).toKey(deliveryJobId(row.id))));
+    const missingRows = rows.filter((_row, index) => missing.has(index));
+    const endedRows = rows.filter((_row, index) => ended.has(index));
+    if (missingRows.length > 0) await queues.enqueue(missingRows);
+    if (endedRows.length > 0) await queues.requeue(endedRows);
+    return missingRows.length + endedRows.length;
+  }
+
+  /** Of jobs' keys, in one round trip: the positions of those missing, and of those that ended. */
+  async function withoutLiveJob(keys: readonly string[]): Promise<{ missing: Set<number>; ended: Set<number> }> {
     const pipeline = connection.pipeline();
-    for (const row of rows) {
-      const key = queues.queue(row.channel).toKey(deliveryJobId(row.id));
+    for (const key of keys) {
       pipeline.exists(key);
       pipeline.hget(key, 'finishedOn');
     }
     const replies = (await pipeline.exec()) ?? [];
-    const missing: Delivery[] = [];
-    const ended: Delivery[] = [];
-    rows.forEach((row, index) => {
+    const missing = new Set<number>();
+    const ended = new Set<number>();
+    keys.forEach((_key, index) => {
       const exists = replies[index * 2]?.[1] === 1;
       const finishedOn = replies[index * 2 + 1]?.[1];
-      if (!exists) missing.push(row);
-      else if (finishedOn) ended.push(row);
+      if (!exists) missing.add(index);
+      else if (finishedOn) ended.add(index);
     });
-    if (missing.length > 0) await queues.enqueue(missing);
-    if (ended.length > 0) await queues.requeue(ended);
-    return missing.length + ended.length;
+    return { missing, ended };
   }
 
   async function tick(): Promise<void> {

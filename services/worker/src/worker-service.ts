@@ -3,12 +3,12 @@ import { CHANNELS, PushTokenCipher, purgeExpiredIdempotencyKeys, type Channel } 
 import { createLogger, redactText, withLogContext, type Logger } from '@notofine/logger';
 import { UnsubscribeLinks, connectNotificationService, type NotificationService } from '@notofine/notifications';
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
-import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, logQueueErrors, type Delivery, type DeliveryJobData } from '@notofine/queue';
+import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, PENDING_DEVICES_JOB, logQueueErrors, type Delivery, type DeliveryJobData } from '@notofine/queue';
 import { probe } from '@notofine/lifecycle';
 import { Metrics } from '@notofine/metrics';
-import { Worker } from 'bullmq';
-import type { ChannelSender } from './delivery/channel-sender';
-import { deliverNotification, type DeliveryOutcome } from './delivery/deliver-notification';
+import { Worker, type Job } from 'bullmq';
+import { deliverNotification, type DeliveryDeps, type DeliveryOutcome } from './delivery/deliver-notification';
+import { deliverToPendingDevices } from './delivery/deliver-to-pending-devices';
 import { batchedDeliveryStore } from './delivery/delivery-store';
 import { emailSender } from './delivery/email-sender';
 import { pushSender } from './delivery/push-sender';
@@ -86,13 +86,13 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
   });
   const prefix = config.redis.queuePrefix;
   const providers = options.providers ?? createProviders(config.providers, logger, config.publicBaseUrl);
-  const senders: Record<Channel, ChannelSender> = {
+  const senders: DeliveryDeps['senders'] = {
     email: emailSender(providers.email, new UnsubscribeLinks(config.security.unsubscribeSecret, config.publicBaseUrl)),
     sms: smsSender(providers.sms),
     push: pushSender(providers.push, dataSource.manager, new PushTokenCipher(config.security.pushTokenKeys), logger),
   };
   const metrics = new Metrics('worker');
-  const deps = {
+  const deps: DeliveryDeps = {
     manager: dataSource.manager,
     store: batchedDeliveryStore(dataSource.manager, { leaseMs: config.delivery.leaseMs, ...DELIVERY_BATCHING }),
     metrics,
@@ -104,14 +104,19 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     senders,
     pauseChannel: (channel: Channel, ms: number) => queues.queue(channel).rateLimit(ms),
     enqueue: (deliveries: readonly Delivery[]) => queues.enqueue(deliveries),
+    enqueuePendingDevices: (notificationId: number, delayMs: number) => queues.enqueuePendingDevices([notificationId], delayMs),
+    backoffMs: config.delivery.backoffMs,
     logger,
   };
+  /** A channel's jobs: deliveries, and on the push queue the deliveries of sent pushes to their pending devices. */
+  const processJob = (job: Job<DeliveryJobData, DeliveryOutcome>, channel: Channel, token: string | undefined): Promise<DeliveryOutcome> =>
+    job.name === PENDING_DEVICES_JOB ? deliverToPendingDevices(job, deps, token) : deliverNotification(job, deps, channel, token);
 
   const workers = Object.fromEntries(
     CHANNELS.map((channel) => {
       const worker = new Worker<DeliveryJobData, DeliveryOutcome>(
         DELIVERY_QUEUES[channel],
-        (job, token) => withLogContext({ job_id: job.id, queue: channel }, () => deliverNotification(job, deps, channel, token).catch(maskedFailure)),
+        (job, token) => withLogContext({ job_id: job.id, queue: channel }, () => processJob(job, channel, token).catch(maskedFailure)),
         {
           connection,
           prefix,

@@ -194,6 +194,29 @@ describe('throttling', () => {
   });
 });
 
+describe('Retry-After on a failure', () => {
+  it('when a provider answers 503 with a Retry-After, the attempt counts and nothing goes to it before then, other notifications included', async () => {
+    const waitMs = 1000;
+    const user = await insertUser(harness.env.db);
+    let failedAt = 0;
+    harness.providers.sms.script((): never => {
+      failedAt = Date.now();
+      throw new ProviderError('retry', 'HTTP 503: Service Unavailable', { retryAfterMs: waitMs });
+    });
+    const failing = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'sms', message: 'Premier' });
+    // A queue paused has its limiter set past any count (a plain one only counts the jobs of the last second).
+    await waitFor('the provider to fail and the SMS queue to wait', async () => failedAt > 0 && (await harness.queues.channel('sms').getRateLimitTtl(Number.MAX_SAFE_INTEGER)) > 0);
+
+    const next = await harness.worker.notifications.sendNotification({ userId: user.id, channel: 'sms', message: 'Second' });
+    const [failingJob, nextJob] = await Promise.all([finishedDeliveryJob(harness.queues, 'sms', failing.id), finishedDeliveryJob(harness.queues, 'sms', next.id)]);
+
+    expect(await settledNotification(harness.env.db, failing.id)).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(failingJob.job.attemptsMade).toBe(2);
+    expect(failingJob.job.processedOn! - failedAt).toBeGreaterThanOrEqual(waitMs - 10);
+    expect(nextJob.job.processedOn! - failedAt).toBeGreaterThanOrEqual(waitMs - 10);
+  });
+});
+
 describe('email delivery', () => {
   it('sends the row\'s subject and text to the user\'s address', async () => {
     const user = await insertUser(harness.env.db, { email: 'jean@example.com' });

@@ -123,6 +123,19 @@ describe('push through FCM', () => {
     expect(active).toEqual(new Map([[alive!.id, true], [dead!.id, false], [other!.id, true]]));
   });
 
+  it('sends with a new access token, at the first attempt, when FCM stops taking the one it cached', async () => {
+    const user = await insertUser(env.db);
+    await insertDevice(env.db, user.id);
+    await settled((await worker.notifications.sendNotification({ userId: user.id, channel: 'push', message: 'Rappel' })).id);
+    fcm.revokeAccessTokens();
+    const issued = fcm.issuedAccessTokens().length;
+
+    const row = await settled((await worker.notifications.sendNotification({ userId: user.id, channel: 'push', message: 'Rappel' })).id);
+
+    expect(row).toMatchObject({ status: 'sent', attempts: 1, errorMessage: null });
+    expect(fcm.issuedAccessTokens()).toHaveLength(issued + 1);
+  });
+
   it('fails when every device is unregistered, and disables them all', async () => {
     const user = await insertUser(env.db);
     const devices = await Promise.all([insertDevice(env.db, user.id), insertDevice(env.db, user.id)]);

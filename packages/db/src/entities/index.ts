@@ -5,12 +5,13 @@ import { DeliveryEvent } from './delivery-event';
 import { Device } from './device';
 import { IdempotencyKey } from './idempotency-key';
 import { Notification, type ChannelVariant, type ChannelVariants } from './notification';
+import { PendingPushDevice } from './pending-push-device';
 import { Reminder } from './reminder';
 import { ReminderChannel } from './reminder-channel';
 import { Ticket } from './ticket';
 import { User } from './user';
 
 export * from './channel';
-export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, CONTACTS, ContactVerification, type Contact, DeliveryEvent, Device, IdempotencyKey, Notification, Reminder, ReminderChannel, Ticket, User, type ChannelVariant, type ChannelVariants };
+export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, CONTACTS, ContactVerification, type Contact, DeliveryEvent, Device, IdempotencyKey, Notification, PendingPushDevice, Reminder, ReminderChannel, Ticket, User, type ChannelVariant, type ChannelVariants };
 
-export const ENTITIES = [User, ChannelPreference, ContactVerification, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey];
+export const ENTITIES = [User, ChannelPreference, ContactVerification, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey, PendingPushDevice];

@@ -49,7 +49,8 @@ export interface DeliveryTarget {
   readonly contactVerificationId: number | null;
 }
 
-interface DeliveryRow {
+/** A claimed notification as the claims' statements return it. */
+export interface DeliveryRow {
   id: number;
   user_id: number;
   channel: Channel;
@@ -80,6 +81,8 @@ interface DeliveryRow {
 
 /** A device's push token as the table holds it: sealed, or in clear on a row not sealed yet. */
 export interface StoredPushToken {
+  /** The device's id. */
+  readonly id: number;
   readonly hash: string;
   readonly ciphertext: string | null;
   readonly keyId: string | null;
@@ -96,6 +99,9 @@ const DIGEST_LEADER_BEFORE = `SELECT 1 FROM notifications leader
   WHERE notifications.digest_key IS NOT NULL AND leader.user_id = notifications.user_id AND leader.channel = notifications.channel
     AND leader.digest_key = notifications.digest_key AND leader.status = 'pending' AND leader.id < notifications.id
     AND (leader.lease_until IS NULL OR leader.lease_until < now())`;
+
+/** A device row `d` as a {@link StoredPushToken}, in JSON. */
+export const STORED_PUSH_TOKEN = `json_build_object('id', d.id, 'hash', d.token_hash, 'ciphertext', d.token_ciphertext, 'keyId', d.token_key_id, 'legacyToken', d.token)`;
 
 /** Why a delivery could not be claimed. */
 export type ClaimRefusal = 'missing' | 'final' | 'leased' | 'in-digest';
@@ -137,7 +143,7 @@ export async function claimDeliveries(
               SELECT 1 FROM user_channel_preferences p WHERE p.user_id = c.user_id AND p.channel = c.channel AND NOT p.enabled
             ) AS turned_off,
             CASE WHEN c.channel = 'push' THEN (
-              SELECT json_agg(json_build_object('hash', d.token_hash, 'ciphertext', d.token_ciphertext, 'keyId', d.token_key_id, 'legacyToken', d.token) ORDER BY d.id)
+              SELECT json_agg(${STORED_PUSH_TOKEN} ORDER BY d.id)
               FROM devices d WHERE d.user_id = c.user_id AND d.disabled_at IS NULL
             ) END AS devices
      FROM claimed c JOIN users u ON u.id = c.user_id`,
@@ -168,7 +174,8 @@ async function claimRefusals(manager: EntityManager, notificationIds: readonly n
   return new Map(rows.map((row) => [Number(row.id), row.status !== 'pending' ? 'final' : row.follower ? 'in-digest' : 'leased']));
 }
 
-function targetFromRow(row: DeliveryRow, token: string): DeliveryTarget {
+/** The target of a claimed row, under the lease `token`. */
+export function targetFromRow(row: DeliveryRow, token: string): DeliveryTarget {
   return {
     id: row.id,
     userId: row.user_id,

@@ -8,3 +8,4 @@ export * from './devices';
 export * from './opt-outs';
 export * from './unpaid-summaries';
 export * from './contact-verifications';
+export * from './pending-push-devices';

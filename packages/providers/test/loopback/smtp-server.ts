@@ -6,6 +6,8 @@ import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 export interface ReceivedMail {
   readonly envelope: { readonly from: string; readonly to: readonly string[] };
   readonly mail: ParsedMail;
+  /** Whether the session was encrypted (STARTTLS) when the message came. */
+  readonly secure: boolean;
 }
 
 export interface LoopbackSmtpServer {
@@ -15,8 +17,10 @@ export interface LoopbackSmtpServer {
   rejectRecipients(reply: string | null): void;
   /** Answers every login with this reply, e.g. `454 4.7.0 Try again later`; `null` checks the credentials again. */
   rejectLogins(reply: string | null): void;
-  /** How many connections clients opened, and how many are still open. */
-  connections(): { readonly opened: number; readonly open: number };
+  /** How many connections clients opened, how many are still open, and the most open at once. */
+  connections(): { readonly opened: number; readonly open: number; readonly mostOpen: number };
+  /** The logins clients attempted (AUTH), each with whether its session was encrypted then. */
+  logins(): ReadonlyArray<{ readonly user: string; readonly secure: boolean }>;
   close(): Promise<void>;
 }
 
@@ -28,29 +32,39 @@ function smtpReply(reply: string): Error {
 }
 
 /**
- * A real SMTP server (nodemailer's `smtp-server`) on a random loopback port: no TLS, and
- * authentication (PLAIN/LOGIN, wrong credentials answered 535) only when `credentials` are given.
+ * A real SMTP server (nodemailer's `smtp-server`) on a random loopback port. Without `tls`, it
+ * offers no STARTTLS and takes logins in clear; with `tls` (its key and certificate), it offers
+ * STARTTLS and takes logins only once the session is encrypted, as relays on the internet do.
+ * Authentication (PLAIN/LOGIN, wrong credentials answered 535) only when `credentials` are given.
  */
-export async function startSmtpServer(options: { credentials?: { user: string; pass: string } } = {}): Promise<LoopbackSmtpServer> {
+export async function startSmtpServer(
+  options: { credentials?: { user: string; pass: string }; tls?: { key: string; cert: string } } = {},
+): Promise<LoopbackSmtpServer> {
   const received: ReceivedMail[] = [];
+  const logins: Array<{ user: string; secure: boolean }> = [];
   let recipientRejection: string | null = null;
   let loginRejection: string | null = null;
   let opened = 0;
   let open = 0;
+  let mostOpen = 0;
+  const disabledCommands = [...(options.tls ? [] : ['STARTTLS']), ...(options.credentials ? [] : ['AUTH'])];
   const server = new SMTPServer({
-    disabledCommands: options.credentials ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
-    allowInsecureAuth: true,
+    disabledCommands,
+    ...(options.tls && { key: options.tls.key, cert: options.tls.cert }),
+    allowInsecureAuth: !options.tls,
     authOptional: !options.credentials,
     logger: false,
     onConnect(_session, callback) {
       opened += 1;
       open += 1;
+      mostOpen = Math.max(mostOpen, open);
       callback();
     },
     onClose() {
       open -= 1;
     },
-    onAuth(auth, _session, callback) {
+    onAuth(auth, session, callback) {
+      logins.push({ user: auth.username ?? '', secure: session.secure });
       if (loginRejection) return callback(smtpReply(loginRejection));
       const { credentials } = options;
       if (credentials && auth.username === credentials.user && auth.password === credentials.pass) return callback(null, { user: auth.username });
@@ -63,7 +77,7 @@ export async function startSmtpServer(options: { credentials?: { user: string; p
       simpleParser(stream).then(
         (mail) => {
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-          received.push({ envelope: { from, to: session.envelope.rcptTo.map((rcpt) => rcpt.address) }, mail });
+          received.push({ envelope: { from, to: session.envelope.rcptTo.map((rcpt) => rcpt.address) }, mail, secure: session.secure });
           callback();
         },
         (error: Error) => callback(error),
@@ -82,7 +96,8 @@ export async function startSmtpServer(options: { credentials?: { user: string; p
     rejectLogins(reply) {
       loginRejection = reply;
     },
-    connections: () => ({ opened, open }),
+    connections: () => ({ opened, open, mostOpen }),
+    logins: () => [...logins],
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -159,7 +159,7 @@ function middlewareResponses(operation: ApiOperation): Record<number, ResponseDo
   const responses: Record<number, ResponseDoc> = {};
   const hasBody = operation.body !== undefined || method === 'post' || method === 'put' || method === 'patch';
   if (access.kind !== 'key') {
-    if (operation.body) responses[413] = problem('The body is over the size limit.');
+    if (operation.body) responses[413] = problem(access.kind === 'signed' ? 'The body is over HTTP_WEBHOOK_BODY_LIMIT.' : 'The body is over the size limit.');
     // Anything that reads or writes rows.
     if (access.kind !== 'open') responses[503] = problem('PostgreSQL is unavailable: retry after Retry-After.', RETRY_AFTER);
     return responses;

@@ -14,6 +14,7 @@ const FORM_OR_JSON: BodyDoc = {
 const INVALID_SIGNATURE = problem('The signature is missing, wrong or over 5 minutes old: nothing was changed.');
 const NOT_CONFIGURED = problem('The provider\'s secret is not configured: the webhook is off.');
 const UNREADABLE = problem('The receipt cannot be read.');
+const TWILIO_SIGNED = signedBy('signed by Twilio with TWILIO_AUTH_TOKEN over the public URL it called (PUBLIC_BASE_URL, the path and any query string) and the form parameters');
 const APPLIED = json('Receipts received and applied (a receipt for an unknown message counts as received).', ref('ReceiptsApplied'));
 
 /** The providers' webhooks (routes.ts) as the OpenAPI document shows them. */
@@ -53,7 +54,7 @@ export const webhookApi: ApiDomain = {
       method: 'post',
       path: WEBHOOK_PATHS.twilio,
       summary: 'Twilio status callback',
-      access: signedBy('signed by Twilio with TWILIO_AUTH_TOKEN over the public URL (PUBLIC_BASE_URL)'),
+      access: TWILIO_SIGNED,
       body: FORM,
       responses: { 200: APPLIED, 400: UNREADABLE, 401: INVALID_SIGNATURE, 404: NOT_CONFIGURED },
     },
@@ -62,7 +63,7 @@ export const webhookApi: ApiDomain = {
       path: WEBHOOK_PATHS.twilioInbound,
       summary: 'Twilio inbound SMS (STOP, START)',
       description: 'As Vonage\'s; the answer is empty, so that Twilio sends no reply of its own.',
-      access: signedBy('signed by Twilio with TWILIO_AUTH_TOKEN over the public URL (PUBLIC_BASE_URL)'),
+      access: TWILIO_SIGNED,
       body: FORM,
       responses: { 204: empty('Taken into account.'), 400: UNREADABLE, 401: INVALID_SIGNATURE, 404: NOT_CONFIGURED },
     },

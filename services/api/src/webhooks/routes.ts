@@ -1,19 +1,24 @@
 import { applyDeliveryReceipt, setSmsOptOutByPhone, type DeliveryReceipt } from '@notofine/db';
 import { WEBHOOK_PATHS } from '@notofine/config';
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type RequestHandler } from 'express';
 import type { ApiDeps } from '../deps';
 import { sendGridPublicKey, sendGridReceipts, verifySendGridSignature } from './sendgrid';
 import { unreadableReceipt, webhookNotConfigured } from './signature-error';
 import { smsReplyIntent } from './sms-replies';
 import { normalizePhone } from '../users/contact';
-import { twilioReceipt, verifyTwilioSignature } from './twilio';
+import { twilioParam, twilioParams, twilioReceipt, verifyTwilioSignature } from './twilio';
 import { verifyVonageSignature, vonageReceipt } from './vonage';
+
+/** The body as it came, for the checks of signatures made over it. */
+function rawBodyOf(req: Request): Buffer {
+  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+}
 
 /** A request's parameters as flat strings: the query string, and a JSON or form body. */
 function paramsOf(req: Request, provider: string): Record<string, string> {
   const params: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.query)) if (typeof value === 'string') params[key] = value;
-  const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+  const raw = rawBodyOf(req).toString('utf8');
   if (!raw) return params;
   if (req.is('application/json')) {
     let body: unknown;
@@ -38,9 +43,16 @@ function paramsOf(req: Request, provider: string): Record<string, string> {
  */
 export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
   const router = Router();
-  const raw = express.raw({ type: () => true, limit: config.http.bodyLimitBytes });
+  // SendGrid posts its events in batches of up to about 768 kB: the webhooks have a limit of their own.
+  const raw = express.raw({ type: () => true, limit: config.http.webhookBodyLimitBytes });
   const { sendgridPublicKey, vonageSignatureSecret, twilioAuthToken } = config.webhooks;
   const sendGridKey = sendgridPublicKey ? sendGridPublicKey(sendgridPublicKey) : undefined;
+  const twilioOn = twilioAuthToken !== undefined && config.publicBaseUrl !== undefined;
+  /** The raw body, read only when the webhook is on: one that is off answers 404 without taking an upload. */
+  const rawBodyWhen =
+    (on: boolean, provider: string, variables: string): RequestHandler =>
+    (req, res, next) =>
+      on ? raw(req, res, next) : next(webhookNotConfigured(provider, variables));
 
   const apply = async (receipts: readonly DeliveryReceipt[]) => {
     const outcomes = [];
@@ -50,10 +62,9 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
     return { received: receipts.length, applied };
   };
 
-  router.post(WEBHOOK_PATHS.sendgrid, raw, async (req, res) => {
-    if (!sendGridKey) throw webhookNotConfigured('SendGrid', 'SENDGRID_WEBHOOK_PUBLIC_KEY');
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    verifySendGridSignature(sendGridKey, req.get('x-twilio-email-event-webhook-signature'), req.get('x-twilio-email-event-webhook-timestamp'), body);
+  router.post(WEBHOOK_PATHS.sendgrid, rawBodyWhen(sendGridKey !== undefined, 'SendGrid', 'SENDGRID_WEBHOOK_PUBLIC_KEY'), async (req, res) => {
+    const body = rawBodyOf(req);
+    verifySendGridSignature(sendGridKey!, req.get('x-twilio-email-event-webhook-signature'), req.get('x-twilio-email-event-webhook-timestamp'), body);
     res.json(await apply(sendGridReceipts(body)));
   });
 
@@ -82,28 +93,25 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
   // Vonage's inbound messages: `msisdn` is the sender, in international form without the plus.
   // Signed ones only: an unsigned STOP or START would let anyone switch anybody's SMS off, or back
   // on after they opted out.
-  router.all(WEBHOOK_PATHS.vonageInbound, raw, async (req, res) => {
-    if (!vonageSignatureSecret) throw webhookNotConfigured('Vonage inbound', 'VONAGE_SIGNATURE_SECRET');
+  router.all(WEBHOOK_PATHS.vonageInbound, rawBodyWhen(vonageSignatureSecret !== undefined, 'Vonage inbound', 'VONAGE_SIGNATURE_SECRET'), async (req, res) => {
     const params = paramsOf(req, 'Vonage');
-    verifyVonageSignature(params, vonageSignatureSecret);
+    verifyVonageSignature(params, vonageSignatureSecret!);
     await applyReply('vonage', params.msisdn && `+${params.msisdn.replace(/^\+/, '')}`, params.text);
     res.status(204).end();
   });
 
-  router.post(WEBHOOK_PATHS.twilioInbound, raw, async (req, res) => {
-    if (!twilioAuthToken || !config.publicBaseUrl) throw webhookNotConfigured('Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL');
-    const params = paramsOf(req, 'Twilio');
-    verifyTwilioSignature(twilioAuthToken, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
-    await applyReply('twilio', params.From, params.Body);
+  router.post(WEBHOOK_PATHS.twilioInbound, rawBodyWhen(twilioOn, 'Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL'), async (req, res) => {
+    const params = twilioParams(rawBodyOf(req));
+    verifyTwilioSignature(twilioAuthToken!, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
+    await applyReply('twilio', twilioParam(params, 'From'), twilioParam(params, 'Body'));
     // An empty answer: Twilio sends no reply of its own (its opt-out handling confirms a STOP).
     res.status(204).end();
   });
 
-  router.post(WEBHOOK_PATHS.twilio, raw, async (req, res) => {
-    if (!twilioAuthToken || !config.publicBaseUrl) throw webhookNotConfigured('Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL');
-    const params = paramsOf(req, 'Twilio');
+  router.post(WEBHOOK_PATHS.twilio, rawBodyWhen(twilioOn, 'Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL'), async (req, res) => {
+    const params = twilioParams(rawBodyOf(req));
     // Twilio signs the URL it called: the public one, not the one this process sees behind a proxy.
-    verifyTwilioSignature(twilioAuthToken, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
+    verifyTwilioSignature(twilioAuthToken!, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
     const receipt = twilioReceipt(params);
     res.json(await apply(receipt ? [receipt] : []));
   });

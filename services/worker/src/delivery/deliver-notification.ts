@@ -4,6 +4,7 @@ import {
   isDatabaseUnavailable,
   recordNotDelivered,
   recordVerificationCode,
+  recordSentWithPendingDevices,
   releaseDelivery,
   SMS_CAP_WINDOW_MS,
   type Channel,
@@ -17,8 +18,9 @@ import { VERIFICATION, drawVerificationCode, quietUntil, verificationCodeHash, v
 import type { Delivery, DeliveryJobData } from '@notofine/queue';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { EntityManager } from 'typeorm';
-import { UndeliverableError, type ChannelSender } from './channel-sender';
+import { UndeliverableError, type ChannelSender, type Sent } from './channel-sender';
 import type { DeliveryStore } from './delivery-store';
+import type { PushSender } from './push-sender';
 
 export interface DeliveryDeps {
   readonly manager: EntityManager;
@@ -33,11 +35,15 @@ export interface DeliveryDeps {
   readonly maxThrottles: number;
   /** SMS a user may be sent in any 24 hours (0: no cap), checked here for fallback SMS, which the API never saw. */
   readonly smsDailyCap: number;
-  readonly senders: Readonly<Record<Channel, ChannelSender>>;
+  readonly senders: { readonly email: ChannelSender; readonly sms: ChannelSender; readonly push: PushSender };
   /** Holds back a channel's whole queue for a while (the provider asked us to slow down, or PostgreSQL is gone). */
   readonly pauseChannel: (channel: Channel, ms: number) => Promise<void>;
   /** Queues deliveries (a failed notification's stand-in on its fallback channel). */
   readonly enqueue: (deliveries: readonly Delivery[]) => Promise<void>;
+  /** Queues the delivery of a sent push to its pending devices, not before `delayMs`. */
+  readonly enqueuePendingDevices: (notificationId: number, delayMs: number) => Promise<void>;
+  /** The first retry's delay (DELIVERY_BACKOFF_MS). */
+  readonly backoffMs: number;
   readonly logger: Logger;
 }
 
@@ -47,10 +53,10 @@ export type DeliveryOutcome = 'sent' | 'already-final' | 'missing' | 'leased-els
 /** A job that runs this much ahead of its notification's planned time is put back, delayed. */
 const EARLY_TOLERANCE_MS = 1000;
 
-/** Longest pause a provider's throttling may impose on a queue. */
+/** Longest pause a provider's throttling, or its Retry-After, may impose on a queue. */
 const MAX_THROTTLE_MS = 10 * 60_000;
 /** How long a queue waits before trying again while PostgreSQL cannot be reached. */
-const DATABASE_PAUSE_MS = 2000;
+export const DATABASE_PAUSE_MS = 2000;
 
 /**
  * Processes one delivery job: claims the notification, sends it through its channel's provider and
@@ -65,7 +71,7 @@ const DATABASE_PAUSE_MS = 2000;
  *   with backoff; on the last attempt the row becomes `failed`.
  * - A permanent failure makes the row `failed` and ends the job with `UnrecoverableError`.
  * - Throttling, and PostgreSQL being away, pause the channel's queue and put the job back without
- *   spending an attempt.
+ *   spending an attempt; a throttle about one recipient's own rate (a device's) delays this job only.
  */
 export async function deliverNotification(job: Job<DeliveryJobData>, deps: DeliveryDeps, channel: Channel, token?: string): Promise<DeliveryOutcome> {
   const { notificationId } = job.data;
@@ -124,7 +130,7 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
 
   const sender = deps.senders[target.channel];
   const stopTimer = deps.metrics.providerCallDuration.startTimer({ provider: sender.provider });
-  let accepted;
+  let accepted: Sent;
   try {
     accepted = await withinTimeout(sender.send(target), deps.providerTimeoutMs);
   } catch (error) {
@@ -133,21 +139,40 @@ export async function deliverNotification(job: Job<DeliveryJobData>, deps: Deliv
     deps.metrics.providerErrors.inc({ provider: sender.provider, kind: outcome });
     // The digest's other members go back to their own jobs (or, theirs done, to the sweeper).
     await Promise.all(members.map((member) => releaseDelivery(deps.manager, member, new Date()).catch(() => undefined)));
-    return recordFailure(error, target, sender, job, deps);
+    return recordFailure(error, target, sender, job, deps, token);
   }
   stopTimer({ outcome: 'ok' });
-  // The provider took it: the rows must say so, even if PostgreSQL hiccups right now.
+  // The provider took it: the rows must say so, even if PostgreSQL hiccups right now. A push some
+  // devices refused for now is recorded with those devices, in the same statement.
+  const { pending } = accepted;
   await Promise.all(
     [target, ...members].map(async (sent) => {
       const delivery = { id: sent.id, leaseToken: sent.leaseToken, provider: sender.provider, providerMessageId: accepted.providerMessageId };
-      if (await persistently(() => deps.store.recordSent(delivery))) {
+      const record = pending && sent === target ? () => recordSentWithPendingDevices(deps.manager, delivery, pending) : () => deps.store.recordSent(delivery);
+      if (await persistently(record)) {
         deps.metrics.notificationsFinished.inc({ channel: target.channel, status: 'sent' });
         deps.metrics.sendLatency.observe({ channel: target.channel }, (Date.now() - sent.createdAt.getTime()) / 1000);
       }
     }),
   );
   deps.logger.info('notification sent', { notification_id: target.id, channel: target.channel, provider: sender.provider });
+  if (pending) await schedulePendingDevices(deps, target, pending.next, pending.deviceIds.length);
   return 'sent';
+}
+
+/**
+ * Queues the delivery of a push to the devices that refused it for now while another took it: after
+ * the wait their refusal asks for (a throttle's, a Retry-After), else after the first backoff. A
+ * wait the provider asked of every call holds the channel too, as it does after a failure.
+ */
+async function schedulePendingDevices(deps: DeliveryDeps, target: DeliveryTarget, next: ProviderError, devices: number): Promise<void> {
+  const log = { notification_id: target.id, channel: target.channel, devices };
+  const waitMs = next.kind === 'throttle' ? throttleWaitMs(next) : Math.max(deps.backoffMs, Math.min(next.retryAfterMs ?? 0, MAX_THROTTLE_MS));
+  await holdChannel(deps, target.channel, next, log);
+  deps.logger.info('push not taken by every device yet, the others will be tried again', { ...log, wait_ms: waitMs, reason: next.message });
+  await deps
+    .enqueuePendingDevices(target.id, waitMs)
+    .catch((error: unknown) => deps.logger.warn('could not queue the pending devices now: the sweeper will', { ...log, error }));
 }
 
 function notClaimed(refusal: ClaimRefusal, notificationId: number, deps: DeliveryDeps): DeliveryOutcome {
@@ -212,6 +237,7 @@ async function recordFailure(
   sender: ChannelSender,
   job: Job<DeliveryJobData>,
   deps: DeliveryDeps,
+  token: string | undefined,
 ): Promise<never> {
   const log = { notification_id: target.id, channel: target.channel, provider: sender.provider };
 
@@ -232,17 +258,14 @@ async function recordFailure(
         deps.logger.warn('notification failed: throttled too often', { ...log, throttles });
         throw new UnrecoverableError(errorMessage);
       }
-      const waitMs = Math.min(Math.max(failure.retryAfterMs ?? 1000, 100), MAX_THROTTLE_MS);
       await recordOutcome(deps, target, {
-        errorMessage: `${reason} (throttled, retrying in ${Math.ceil(waitMs / 1000)} s)`,
+        errorMessage: `${reason} (throttled, retrying in ${Math.ceil(throttleWaitMs(failure) / 1000)} s)`,
         final: false,
         attempted: false,
         provider: sender.provider,
       });
       await job.updateData({ ...job.data, throttles });
-      deps.logger.warn('provider throttled, pausing the queue', { ...log, wait_ms: waitMs });
-      await deps.pauseChannel(target.channel, waitMs);
-      throw Worker.RateLimitError();
+      return waitOutThrottle(job, deps, target.channel, failure, token, log);
     }
     case 'fail':
     case 'invalid-address':
@@ -255,9 +278,53 @@ async function recordFailure(
       const errorMessage = final ? `Gave up after ${attempt} attempts: ${reason}` : reason;
       await recordOutcome(deps, target, { errorMessage, final, attempted: true, provider: sender.provider });
       deps.logger.warn(final ? 'notification failed: no attempts left' : 'send failed, will retry', { ...log, attempt, reason });
+      await holdChannel(deps, target.channel, failure, log);
       throw failure;
     }
   }
+}
+
+/** How long a throttled job waits: the provider's Retry-After, else a second, within bounds. */
+export function throttleWaitMs(failure: ProviderError): number {
+  return Math.min(Math.max(failure.retryAfterMs ?? 1000, 100), MAX_THROTTLE_MS);
+}
+
+/**
+ * Puts a throttled job back without spending an attempt. A throttle of the provider's own limits
+ * pauses the channel's queue for every worker; one about a recipient's own rate (a device over its
+ * quota) delays this job only, and the queue goes on.
+ */
+export async function waitOutThrottle(
+  job: Job<DeliveryJobData>,
+  deps: DeliveryDeps,
+  channel: Channel,
+  failure: ProviderError,
+  token: string | undefined,
+  log: Record<string, unknown>,
+): Promise<never> {
+  const waitMs = throttleWaitMs(failure);
+  if (failure.scope === 'recipient' && token !== undefined) {
+    deps.logger.warn('recipient throttled, the notification waits', { ...log, wait_ms: waitMs });
+    await job.moveToDelayed(Date.now() + waitMs, token);
+    throw new DelayedError();
+  }
+  deps.logger.warn('provider throttled, pausing the queue', { ...log, wait_ms: waitMs });
+  await deps.pauseChannel(channel, waitMs);
+  throw Worker.RateLimitError();
+}
+
+/**
+ * A provider that asked every caller to wait is not called before then, by any notification: its
+ * channel's queue waits that long. That is a throttle of its own limits, and a failure that said
+ * when to come back (a 503's Retry-After: the attempt still counts, and the job retries after its
+ * own backoff or the wait, whichever ends later). A recipient's own limit holds nothing else.
+ */
+export async function holdChannel(deps: DeliveryDeps, channel: Channel, failure: ProviderError, log: Record<string, unknown>): Promise<void> {
+  if (failure.scope !== 'provider') return;
+  const waitMs = failure.kind === 'throttle' ? throttleWaitMs(failure) : failure.kind === 'retry' && failure.retryAfterMs ? Math.min(failure.retryAfterMs, MAX_THROTTLE_MS) : 0;
+  if (waitMs === 0) return;
+  deps.logger.warn('provider asked to wait before the next call, pausing the queue', { ...log, wait_ms: waitMs });
+  await deps.pauseChannel(channel, waitMs);
 }
 
 /**
@@ -277,7 +344,7 @@ async function recordOutcome(deps: DeliveryDeps, target: DeliveryTarget, outcome
  * Runs a write again while PostgreSQL is unavailable (about 15 s in all): an outcome lost after
  * the provider call would make the notification be sent again once its lease expires.
  */
-async function persistently<T>(write: () => Promise<T>): Promise<T> {
+export async function persistently<T>(write: () => Promise<T>): Promise<T> {
   for (let delay = 250; ; delay *= 2) {
     try {
       return await write();
@@ -292,7 +359,7 @@ async function persistently<T>(write: () => Promise<T>): Promise<T> {
  * The provider call, or a retriable error once `ms` have passed. Providers bound their own calls;
  * this is the backstop that keeps a hung SDK from holding a job (and its lease) for ever.
  */
-async function withinTimeout<T>(call: Promise<T>, ms: number): Promise<T> {
+export async function withinTimeout<T>(call: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new ProviderError('retry', `no answer within ${ms} ms`)), ms);
