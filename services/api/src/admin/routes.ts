@@ -1,6 +1,8 @@
 import { UnauthorizedError } from '@notofine/errors';
-import express, { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import type { ApiDeps } from '../deps';
+import { formBody } from '../http/strict-form';
+import { jsonBody } from '../http/strict-json';
 import { queueBoard } from './board';
 import { loginPage } from './login-page';
 import { AdminSessions, SESSION_COOKIE } from './session';
@@ -21,7 +23,7 @@ export function adminRoutes(deps: ApiDeps): Router {
   }
 
   const router = Router();
-  const form = express.urlencoded({ extended: false, limit: '4kb' });
+  const form = formBody('4kb');
   const cookieOptions = { httpOnly: true, secure: true, sameSite: 'strict', path: '/admin' } as const;
 
   router.get(LOGIN_PATH, (_req, res) => {
@@ -56,7 +58,8 @@ export function adminRoutes(deps: ApiDeps): Router {
     else throw new UnauthorizedError(`Log in at ${LOGIN_PATH} with an admin API key.`);
   };
   const board = queueBoard({ basePath: BOARD_PATH, config, queues: deps.queues, redis: deps.redis, manager: deps.dataSource.manager, logger: deps.logger });
-  router.use(BOARD_PATH, requireSession, board);
+  // Bull Board's JSON API reads bodies as leniently as express.json(): they are read strictly first.
+  router.use(BOARD_PATH, requireSession, jsonBody(config.http.bodyLimitBytes), board);
 
   return router;
 }

@@ -1,32 +1,44 @@
 import { applyDeliveryReceipt, setSmsOptOutByPhone, type DeliveryReceipt } from '@notofine/db';
 import { WEBHOOK_PATHS } from '@notofine/config';
+import { ValidationError } from '@notofine/errors';
 import express, { Router, type Request } from 'express';
 import type { ApiDeps } from '../deps';
 import { sendGridPublicKey, sendGridReceipts, verifySendGridSignature } from './sendgrid';
 import { unreadableReceipt, webhookNotConfigured } from './signature-error';
 import { smsReplyIntent } from './sms-replies';
 import { normalizePhone } from '../users/contact';
+import { parseStrictForm } from '../http/strict-form';
+import { checkText, parseCheckedJson } from '../http/strict-json';
 import { twilioReceipt, verifyTwilioSignature } from './twilio';
 import { verifyVonageSignature, vonageReceipt } from './vonage';
 
-/** A request's parameters as flat strings: the query string, and a JSON or form body. */
+/**
+ * A request's parameters as flat strings: the query string, and a JSON or form body. Read as
+ * strictly as the API's own bodies (see strict-json.ts): a parameter given twice, a NUL, a lone
+ * surrogate, deep nesting or a number beyond 2^53 is refused with 400 naming it.
+ */
 function paramsOf(req: Request, provider: string): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const [key, value] of Object.entries(req.query)) if (typeof value === 'string') params[key] = value;
-  const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-  if (!raw) return params;
+  const add = (key: string, value: string) => {
+    checkText(key, key);
+    checkText(key, value);
+    if (Object.hasOwn(params, key)) throw ValidationError.forField(key, 'is given more than once: send each parameter once');
+    params[key] = value;
+  };
+  for (const [key, value] of Object.entries(req.query)) {
+    if (typeof value !== 'string') throw ValidationError.forField(key, 'is given more than once: send each parameter once');
+    add(key, value);
+  }
+  const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  if (raw.length === 0) return params;
   if (req.is('application/json')) {
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      throw unreadableReceipt(provider, 'the body is not JSON');
-    }
+    const body = parseCheckedJson(raw);
+    if (body === undefined) throw unreadableReceipt(provider, 'the body is not JSON');
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw unreadableReceipt(provider, 'the body is not an object');
-    for (const [key, value] of Object.entries(body)) if (typeof value === 'string' || typeof value === 'number') params[key] = String(value);
+    for (const [key, value] of Object.entries(body)) if (typeof value === 'string' || typeof value === 'number') add(key, String(value));
     return params;
   }
-  for (const [key, value] of new URLSearchParams(raw)) params[key] = value;
+  for (const [key, value] of Object.entries(parseStrictForm(raw))) add(key, value);
   return params;
 }
 
@@ -53,8 +65,9 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
   router.post(WEBHOOK_PATHS.sendgrid, raw, async (req, res) => {
     if (!sendGridKey) throw webhookNotConfigured('SendGrid', 'SENDGRID_WEBHOOK_PUBLIC_KEY');
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const receipts = sendGridReceipts(body);
     verifySendGridSignature(sendGridKey, req.get('x-twilio-email-event-webhook-signature'), req.get('x-twilio-email-event-webhook-timestamp'), body);
-    res.json(await apply(sendGridReceipts(body)));
+    res.json(await apply(receipts));
   });
 
   router.all(WEBHOOK_PATHS.vonage, raw, async (req, res) => {
