@@ -34,6 +34,8 @@ export class UnsubscribeLinks {
     const [encoded, signature] = token.split('.');
     if (!encoded || !signature || token.split('.').length !== 2) return null;
     const payload = Buffer.from(encoded, 'base64url').toString('utf8');
+    // The link as it was made, character for character: base64url decoding skips stray characters.
+    if (Buffer.from(payload).toString('base64url') !== encoded) return null;
     const expected = Buffer.from(this.sign(payload));
     const given = Buffer.from(signature);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;

@@ -121,6 +121,28 @@ describe('POST /webhooks/sendgrid', () => {
     expect(await row(id)).toMatchObject({ deliveryStatus: null });
   });
 
+  it.each([
+    ['junk after it', (signature: string) => `${signature}!!`],
+    ['more base64 after its padding', (signature: string) => `${signature.replace(/=*$/, '==')}QUJD`],
+    ['a space in it', (signature: string) => `${signature.slice(0, 10)} ${signature.slice(10)}`],
+  ])('refuses a valid signature with %s: it must match exactly', async (_case, spoil) => {
+    const id = await sentNotification('sendgrid', `sg-spoilt-${Math.random()}`);
+    const messageId = (await row(id)).providerMessageId!;
+    const body = JSON.stringify([{ event: 'bounce', sg_event_id: `ev-${messageId}`, sg_message_id: `${messageId}.x` }]);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = sign('sha256', Buffer.from(timestamp + body), { key: sendGridKeys.privateKey, dsaEncoding: 'der' }).toString('base64');
+
+    const response = await documentedRequest(harness.api.app)
+      .post('/webhooks/sendgrid')
+      .set('Content-Type', 'application/json')
+      .set('X-Twilio-Email-Event-Webhook-Signature', spoil(signature))
+      .set('X-Twilio-Email-Event-Webhook-Timestamp', timestamp)
+      .send(body);
+
+    expect(response.status).toBe(401);
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+
   it('refuses a request without signature headers', async () => {
     await documentedRequest(harness.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').send('[]').expect(401);
   });
@@ -136,6 +158,9 @@ describe('/webhooks/vonage', () => {
       .join('');
     return { ...all, sig: createHmac('sha256', secret).update(base).digest('hex').toUpperCase() };
   }
+
+  /** A signed request with `suffix` after its valid `sig`. */
+  const withSigSuffix = (signed: Record<string, string>, suffix: string) => ({ ...signed, sig: `${signed.sig}${suffix}` });
 
   it('applies a signed delivery receipt sent as a GET query', async () => {
     const id = await sentNotification('vonage', 'vonage-m-1', 'sms');
@@ -170,6 +195,9 @@ describe('/webhooks/vonage', () => {
     ['no signature', (params: Record<string, string>) => params],
     ['a stale timestamp', (params: Record<string, string>) => vonageSigned({ ...params, timestamp: String(Math.floor(Date.now() / 1000) - 3600) })],
     ['a parameter changed after signing', (params: Record<string, string>) => ({ ...vonageSigned(params), status: 'delivered' })],
+    ['junk after a valid signature', (params: Record<string, string>) => withSigSuffix(vonageSigned(params), 'zz')],
+    ['a newline after a valid signature', (params: Record<string, string>) => withSigSuffix(vonageSigned(params), '\n')],
+    ['half a hex digit pair after a valid signature', (params: Record<string, string>) => withSigSuffix(vonageSigned(params), '0')],
   ])('refuses %s with 401 and changes nothing', async (_case, make) => {
     const messageId = `vonage-bad-${Math.random()}`;
     const id = await sentNotification('vonage', messageId, 'sms');

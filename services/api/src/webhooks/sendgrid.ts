@@ -29,7 +29,10 @@ export function verifySendGridSignature(key: KeyObject, signature: string | unde
   if (!/^\d+$/.test(timestamp) || Math.abs(now - Number(timestamp) * 1000) > SIGNATURE_TOLERANCE_MS) {
     throw new InvalidSignatureError('The webhook timestamp is missing or too old.');
   }
-  const valid = verify('sha256', Buffer.concat([Buffer.from(timestamp), rawBody]), { key, dsaEncoding: 'der' }, Buffer.from(signature, 'base64'));
+  // Exactly the signature's base64: Buffer.from(…, 'base64') skips stray characters and stops at the padding.
+  const bytes = Buffer.from(signature, 'base64');
+  if (bytes.toString('base64') !== signature) throw new InvalidSignatureError('The signature is not in base64.');
+  const valid = verify('sha256', Buffer.concat([Buffer.from(timestamp), rawBody]), { key, dsaEncoding: 'der' }, bytes);
   if (!valid) throw new InvalidSignatureError('The signature does not match the body.');
 }
 
