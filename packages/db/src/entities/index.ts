@@ -6,10 +6,11 @@ import { IdempotencyKey } from './idempotency-key';
 import { Notification, type ChannelVariant, type ChannelVariants } from './notification';
 import { Reminder } from './reminder';
 import { ReminderChannel } from './reminder-channel';
+import { SmsReply } from './sms-reply';
 import { Ticket } from './ticket';
 import { User } from './user';
 
 export * from './channel';
-export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, DeliveryEvent, Device, IdempotencyKey, Notification, Reminder, ReminderChannel, Ticket, User, type ChannelVariant, type ChannelVariants };
+export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, DeliveryEvent, Device, IdempotencyKey, Notification, Reminder, ReminderChannel, SmsReply, Ticket, User, type ChannelVariant, type ChannelVariants };
 
-export const ENTITIES = [User, ChannelPreference, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey];
+export const ENTITIES = [User, ChannelPreference, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey, SmsReply];

@@ -6,4 +6,5 @@ export * from './delivery-receipts';
 export * from './idempotency';
 export * from './devices';
 export * from './opt-outs';
+export * from './sms-replies';
 export * from './unpaid-summaries';

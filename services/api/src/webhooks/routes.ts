@@ -1,4 +1,4 @@
-import { applyDeliveryReceipt, setSmsOptOutByPhone, type DeliveryReceipt } from '@notofine/db';
+import { applyDeliveryReceipt, applySmsReply, type DeliveryReceipt } from '@notofine/db';
 import { WEBHOOK_PATHS } from '@notofine/config';
 import { ValidationError } from '@notofine/errors';
 import express, { Router, type Request } from 'express';
@@ -78,18 +78,23 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
     res.json(await apply(receipt ? [receipt] : []));
   });
 
-  /** Applies a STOP or START reply, its signature checked, from a phone number; other replies are ignored. */
-  const applyReply = async (provider: string, from: string | undefined, text: string | undefined) => {
+  /**
+   * Applies a STOP or START reply, its signature checked, from a phone number, once per inbound
+   * message (a replayed request changes nothing); other replies are ignored.
+   */
+  const applyReply = async (provider: string, messageId: string | undefined, from: string | undefined, text: string | undefined) => {
     const intent = smsReplyIntent(text);
     if (!intent || !from) return;
+    if (!messageId || messageId.length > 255) throw unreadableReceipt(provider, 'a STOP or START needs the message id of the reply (at most 255 characters)');
     let phone: string;
     try {
       phone = normalizePhone(from, config.defaultPhoneRegion);
     } catch {
       return; // a short code or an alphanumeric sender: nobody of ours
     }
-    const users = await setSmsOptOutByPhone(dataSource.manager, phone, intent === 'stop');
-    logger.info(intent === 'stop' ? 'sms opt-out received' : 'sms opt-in received', { provider, phone, users });
+    const outcome = await applySmsReply(dataSource.manager, { provider, messageId, phone, optOut: intent === 'stop' });
+    if (outcome.replayed) logger.warn('sms reply already applied, ignored', { provider, message_id: messageId, phone });
+    else logger.info(intent === 'stop' ? 'sms opt-out received' : 'sms opt-in received', { provider, message_id: messageId, phone, users: outcome.users });
   };
 
   // Vonage's inbound messages: `msisdn` is the sender, in international form without the plus.
@@ -99,7 +104,7 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
     if (!vonageSignatureSecret) throw webhookNotConfigured('Vonage inbound', 'VONAGE_SIGNATURE_SECRET');
     const params = paramsOf(req, 'Vonage');
     verifyVonageSignature(params, vonageSignatureSecret);
-    await applyReply('vonage', params.msisdn && `+${params.msisdn.replace(/^\+/, '')}`, params.text);
+    await applyReply('vonage', params.messageId, params.msisdn && `+${params.msisdn.replace(/^\+/, '')}`, params.text);
     res.status(204).end();
   });
 
@@ -107,7 +112,7 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
     if (!twilioAuthToken || !config.publicBaseUrl) throw webhookNotConfigured('Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL');
     const params = paramsOf(req, 'Twilio');
     verifyTwilioSignature(twilioAuthToken, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
-    await applyReply('twilio', params.From, params.Body);
+    await applyReply('twilio', params.MessageSid, params.From, params.Body);
     // An empty answer: Twilio sends no reply of its own (its opt-out handling confirms a STOP).
     res.status(204).end();
   });
