@@ -79,10 +79,17 @@ export function checkJsonText(bytes: Buffer): void {
           expect = COMMA_OR_END;
         } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
           let end = i + 1;
-          while (end < n && isNumberByte(bytes[end]!)) end++;
-          const value = Number(bytes.toString('latin1', i, end));
-          if (Number.isNaN(value)) return;
-          if (!(Math.abs(value) <= Number.MAX_SAFE_INTEGER)) fail(stack, null, JSON_RULES.number);
+          let digitsOnly = true;
+          while (end < n && isNumberByte(bytes[end]!)) {
+            if (bytes[end]! < 0x30 || bytes[end]! > 0x39) digitsOnly = false;
+            end++;
+          }
+          // Up to 15 digits is always within 2^53: only longer or written otherwise (1e400) need reading.
+          if (!digitsOnly || end - i > 15) {
+            const value = Number(bytes.toString('latin1', i, end));
+            if (Number.isNaN(value)) return;
+            if (!(Math.abs(value) <= Number.MAX_SAFE_INTEGER)) fail(stack, null, JSON_RULES.number);
+          }
           i = end;
           expect = COMMA_OR_END;
         } else if (c >= 0x61 && c <= 0x7a /* true, false, null */) {
