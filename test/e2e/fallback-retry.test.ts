@@ -20,7 +20,7 @@ let providers: ScriptedProviders;
 let client: ApiClient;
 
 beforeAll(async () => {
-  env = await createTestEnvironment({ ADMIN_SESSION_SECRET: 'the fallback retry test session secret, 32+ chars' });
+  env = await createTestEnvironment();
   api = await startApi({ config: env.config, logger: env.logger, listen: false });
   providers = new ScriptedProviders();
   worker = await startWorker({ config: env.config, logger: env.logger, providers, scheduleReminders: false });

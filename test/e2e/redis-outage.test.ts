@@ -80,7 +80,6 @@ it('a Redis outage is logged once per change of state on each connection, throug
     QUEUE_PREFIX: env.config.redis.queuePrefix,
     OUTBOX_DIR: env.outboxDir,
     BOOTSTRAP_API_KEY: TEST_API_KEY,
-    ADMIN_SESSION_SECRET: 'a-secret-of-the-redis-outage-test-0123456789',
     REDIS_DOWN_LOG_INTERVAL_MS: '1000',
   };
   const [apiPort, healthPort] = await Promise.all([freePort(), freePort()]);

@@ -526,8 +526,10 @@ describe('opting out', () => {
   });
 
   /** Signs an inbound message as Vonage does (SHA-256 HMAC of the sorted parameters). */
+  let inboundMessages = 0;
+  /** Signed as Vonage signs, each reply with its own message id as Vonage gives (the same id twice is a replay, ignored). */
   function vonageSigned(params: Record<string, string>): Record<string, string> {
-    const all = { ...params, timestamp: String(Math.floor(Date.now() / 1000)) };
+    const all = { messageId: `inbound-${(inboundMessages += 1)}`, ...params, timestamp: String(Math.floor(Date.now() / 1000)) };
     const base = Object.entries(all)
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([key, value]) => `&${key}=${value.replace(/[&=]/g, '_')}`)

@@ -99,11 +99,7 @@ export interface Config {
   readonly idempotencyTtlMs: number;
   /** The operators' pages (Bull Board at /admin/queues). */
   readonly admin: {
-    /**
-     * Signs the session cookie of /admin. When unset, each API process draws its own at start-up:
-     * sessions then end with the process and are not shared between replicas.
-     */
-    readonly sessionSecret: string | undefined;
+    /** How long an operator's session (kept in Redis) lasts from its login. */
     readonly sessionTtlMs: number;
     /** Bull Board shows the queues but offers no action (retry, remove, pause). */
     readonly boardReadOnly: boolean;
@@ -334,7 +330,6 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_-]{24,128}$/, 'must be 24 to 128 letters, digits, - or _')
     .optional(),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(20_000),
-  ADMIN_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -base64 48)').optional(),
   ADMIN_SESSION_TTL_MS: integer(60_000, 7 * 86_400_000).default(8 * 3_600_000),
   BULL_BOARD_READ_ONLY: boolean.default(false),
   IDEMPOTENCY_TTL_MS: integer(86_400_000, 30 * 86_400_000).default(86_400_000),
@@ -468,7 +463,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bootstrapApiKey: e.BOOTSTRAP_API_KEY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     idempotencyTtlMs: e.IDEMPOTENCY_TTL_MS,
-    admin: { sessionSecret: e.ADMIN_SESSION_SECRET, sessionTtlMs: e.ADMIN_SESSION_TTL_MS, boardReadOnly: e.BULL_BOARD_READ_ONLY },
+    admin: { sessionTtlMs: e.ADMIN_SESSION_TTL_MS, boardReadOnly: e.BULL_BOARD_READ_ONLY },
     security: {
       keyRateLimit: e.RATE_LIMIT,
       userRateLimit: e.USER_RATE_LIMIT,

@@ -1,6 +1,8 @@
 const SECRET_KEY = /token|authorization|api[-_]?key|secret|password|passwd|credential|cookie/i;
-const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/g;
-const E164 = /\+[1-9]\d{7,14}\b/g;
+/** An address, its `@` percent-encoded too (`jean%40example.com`, as a URL quotes it). */
+const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(?:@|%40)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/gi;
+/** An international number: its `+` percent-encoded too, spaces, dots or dashes between its digits (`+33 6 12 34 56 78`). */
+const E164 = /(?:\+|%2B)[1-9](?:[ .-]?\d){7,14}\b/gi;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
 const PHONE_KEY = /^(phone|to|from|msisdn|recipient)$/i;
 const BARE_NUMBER = /^[1-9]\d{7,14}$/;
@@ -17,11 +19,18 @@ export function maskEmail(email: string): string {
 
 /** `+33612345678` → `+33******78`: as many stars whatever the length, which would tell the country's numbering apart. */
 export function maskPhone(phone: string): string {
-  return phone.replace(E164, (number) => `${number.slice(0, 3)}******${number.slice(-2)}`);
+  return phone.replace(E164, (number) => {
+    const digits = number.replace(/^(?:\+|%2B)/i, '').replace(/\D/g, '');
+    return `+${digits.slice(0, 2)}******${digits.slice(-2)}`;
+  });
 }
 
-/** What each pattern below needs, at the least: a text without any of these has nothing to mask. */
-const MAYBE_SECRET = /[@+]|bearer|eyJ|nfk_|:\/\//i;
+/**
+ * What each pattern below needs, at the least: a text without any of these has nothing to mask.
+ * These patterns know the usual forms only; the providers mask their recipient in every form
+ * (national, spaced, encoded) before an error reaches a log (recipient-masking.ts).
+ */
+const MAYBE_SECRET = /[@+]|%40|%2B|bearer|eyJ|nfk_|:\/\//i;
 
 /** Masks every email address, E.164 phone number, bearer token, JWT, API key and URL password in a text. */
 export function redactText(text: string): string {

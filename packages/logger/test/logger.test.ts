@@ -23,6 +23,17 @@ describe('redaction', () => {
   });
 });
 
+describe('redaction of the usual encodings', () => {
+  it.each([
+    ['an address quoted in a URL', 'GET /lookup?to=jean.dupont%40example.com', 'GET /lookup?to=j***@example.com'],
+    ['an international number with spaces', 'refused +33 6 12 34 56 78 today', 'refused +33******78 today'],
+    ['one with dots or dashes', '+33.6.12.34.56.78 and +1-201-555-0123', '+33******78 and +12******23'],
+    ['one quoted in a URL', 'To=%2B33612345678&Body=x', 'To=+33******78&Body=x'],
+  ])('masks %s', (_case, text, masked) => {
+    expect(redactText(text)).toBe(masked);
+  });
+});
+
 describe('createLogger', () => {
   it('writes JSON lines with the service, the level and the message', () => {
     const { logger, lines } = jsonLogger();

@@ -35,6 +35,7 @@ export class UnsubscribeLinks {
     if (!encoded || !signature || token.split('.').length !== 2) return null;
     // The decoder skips what is not base64url: only the one writing the service makes is taken.
     const payload = Buffer.from(encoded, 'base64url').toString('utf8');
+    // The link as it was made, character for character: base64url decoding skips stray characters.
     if (Buffer.from(payload).toString('base64url') !== encoded) return null;
     const expected = Buffer.from(this.sign(payload));
     const given = Buffer.from(signature);

@@ -37,6 +37,18 @@ describe('UnsubscribeLinks', () => {
   });
 
   it.each([
+    ['a stray character', '!'],
+    ['a space', ' '],
+    ['padding', '='],
+    ['a character of standard base64', '+'],
+  ])('refuses a link whose user part carries %s, which base64url decoding would skip: it must be the link as made', (_case, junk) => {
+    const [encoded, signature] = links.token(42, 'email').split('.') as [string, string];
+
+    expect(links.verify(`${encoded}${junk}.${signature}`)).toBeNull();
+    expect(links.verify(`${junk}${encoded}.${signature}`)).toBeNull();
+  });
+
+  it.each([
     ['that is empty', ''],
     ['that has no signature', Buffer.from('42.email').toString('base64url')],
     ['made of three parts', `${links.token(42, 'email')}.x`],

@@ -1,4 +1,3 @@
-import { maskPhone } from '@notofine/logger';
 import { ProviderError } from './provider';
 
 /** Network failures worth another try: the provider may well answer next time. */
@@ -67,17 +66,4 @@ export function toProviderError(error: unknown): ProviderError {
     return new ProviderError('retry', `network error ${code}${message && !message.includes(code) ? `: ${message}` : ''}`, { cause: error });
   }
   return new ProviderError('retry', message || 'unknown error', { cause: error });
-}
-
-/**
- * The error with the recipient's number masked wherever the provider quoted it back, with or
- * without its plus (`+33612345678`, `33612345678`): the message goes to the row, the logs and the
- * failed job kept in Redis. The cause, the SDK's own error, is dropped for the same reason.
- */
-export function withPhoneMasked(error: ProviderError, phone: string): ProviderError {
-  const masked = maskPhone(phone);
-  const digits = phone.replace(/^\+/, '');
-  if (masked === phone || !error.message.includes(digits)) return error;
-  const message = error.message.split(phone).join(masked).split(digits).join(masked.replace(/^\+/, ''));
-  return new ProviderError(error.kind, message, { scope: error.scope, ...(error.retryAfterMs !== undefined && { retryAfterMs: error.retryAfterMs }) });
 }

@@ -1,6 +1,7 @@
 export * from './provider';
 export { escapeHtml } from './email-html';
 export { errorForHttpStatus, parseRetryAfter, toProviderError } from './classify';
+export { maskRecipient, recipientMasker, withRecipientMasked } from './recipient-masking';
 export { OutboxEmailProvider, OutboxPushProvider, OutboxSmsProvider } from './outbox';
 export { SmtpEmailProvider, type SmtpOptions } from './smtp';
 export { SendGridEmailProvider, type SendGridOptions } from './sendgrid';

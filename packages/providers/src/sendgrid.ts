@@ -6,6 +6,7 @@ import type { ClientRequest } from '@sendgrid/client/src/request';
 import { MailService, type ResponseError } from '@sendgrid/mail';
 import { errorForHttpStatus, toProviderError } from './classify';
 import { htmlPartOf } from './email-html';
+import { withRecipientMasked } from './recipient-masking';
 import { ProviderError, unsubscribeHeaders, type Accepted, type EmailMessage, type EmailProvider } from './provider';
 
 export interface SendGridOptions {
@@ -110,7 +111,8 @@ export class SendGridEmailProvider implements EmailProvider {
       const messageId = headerValue(response.headers, 'x-message-id');
       return { providerMessageId: messageId ?? null };
     } catch (error) {
-      throw classifySendGridError(error, this.options.timeoutMs);
+      // SendGrid quotes the address it refuses: in any of its forms, it is masked here.
+      throw withRecipientMasked(classifySendGridError(error, this.options.timeoutMs), message.to);
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from '@notofine/logger';
 import twilio from 'twilio';
-import { errorForHttpStatus, toProviderError, withPhoneMasked } from './classify';
+import { errorForHttpStatus, toProviderError } from './classify';
+import { withRecipientMasked } from './recipient-masking';
 import type { Accepted, ProviderError, SmsMessage, SmsProvider } from './provider';
 
 export interface TwilioOptions {
@@ -74,8 +75,8 @@ export class TwilioSmsProvider implements SmsProvider {
       });
       return { providerMessageId: sent.sid };
     } catch (error) {
-      // Twilio quotes the number it refuses (21211: "The 'To' number +33... is not a valid phone number").
-      throw withPhoneMasked(toProviderError(error), message.to);
+      // Twilio quotes the number it refuses (21211: "The 'To' number +33... is not a valid phone number"), in any form.
+      throw withRecipientMasked(toProviderError(error), message.to);
     }
   }
 

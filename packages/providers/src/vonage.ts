@@ -1,6 +1,7 @@
 import type { Logger } from '@notofine/logger';
 import { Vonage } from '@vonage/server-sdk';
-import { errorForHttpStatus, toProviderError, withPhoneMasked } from './classify';
+import { errorForHttpStatus, toProviderError } from './classify';
+import { withRecipientMasked } from './recipient-masking';
 import { isGsm7 } from './gsm';
 import { ProviderError, type Accepted, type ProviderErrorKind, type SmsMessage, type SmsProvider } from './provider';
 
@@ -52,7 +53,7 @@ export class VonageSmsProvider implements SmsProvider {
     try {
       return await this.sendParts(message);
     } catch (error) {
-      throw withPhoneMasked(toProviderError(error), message.to);
+      throw withRecipientMasked(toProviderError(error), message.to);
     }
   }
 

@@ -55,7 +55,7 @@ it('masks the recipient’s number where Twilio quotes it back, with or without 
   const retried = await provider.send(message).catch((error: unknown) => error);
 
   expect(refused).toMatchObject({ kind: 'fail', message: "HTTP 400: The 'To' number +33******78 is not a valid phone number. (Twilio error 21211)" });
-  expect(retried).toMatchObject({ kind: 'retry', message: 'HTTP 503: No route to 33******78 (Twilio error 20503)' });
+  expect(retried).toMatchObject({ kind: 'retry', message: 'HTTP 503: No route to +33******78 (Twilio error 20503)' });
   expect(String((refused as Error).stack)).not.toContain('612345678');
 });
 

@@ -74,7 +74,7 @@ it.each([
 it('masks the recipient’s number where Vonage quotes it back', async () => {
   vonage.script(vonageAnswer(vonagePart('6', { 'error-text': 'Unroutable message - rejected for 33612345678' })));
 
-  await expect(provider.send(message)).rejects.toMatchObject({ kind: 'fail', message: 'Vonage refused the SMS: status 6 (Unroutable message - rejected for 33******78)' });
+  await expect(provider.send(message)).rejects.toMatchObject({ kind: 'fail', message: 'Vonage refused the SMS: status 6 (Unroutable message - rejected for +33******78)' });
 });
 
 it('cuts off a server that does not answer, as a retriable error', async () => {

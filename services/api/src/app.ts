@@ -16,6 +16,8 @@ import { idempotency } from './http/idempotency';
 import { rateLimit } from './http/rate-limit';
 import { errorHandler, routeNotFound } from './http/problem';
 import { requestContext, requireJsonBody } from './http/request-context';
+import { jsonBody } from './http/strict-json';
+import { requireWellFormedUrl } from './http/well-formed-url';
 import { BATCH_PATH, notificationRoutes } from './notifications/routes';
 import { reminderRoutes } from './reminders/routes';
 import { ticketRoutes } from './tickets/routes';
@@ -63,6 +65,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
       }),
     );
   }
+  // A path or query that cannot be read as text is refused before any route reads it.
+  app.use(requireWellFormedUrl);
   app.use(healthRoutes(deps, isShuttingDown));
   app.use(metricsRoute(deps.metrics, () => CHANNELS.map((channel) => deps.queues.queue(channel)), { queues: deps.redis, 'rate limits': deps.limitsRedis }));
   // The OpenAPI document and Swagger UI, for client developers: no key.
@@ -80,10 +84,9 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   app.use(authenticate(deps.dataSource.manager, deps.logger, userTokens));
   app.use(rateLimit(deps.limitsRedis, deps.config.redis.queuePrefix, { perKey: security.keyRateLimit, perUser: security.userRateLimit }, deps.logger));
   app.use(requireJsonBody);
-  const json = { strict: true, type: ['application/json', 'application/*+json'] };
-  const bodyJson = express.json({ ...json, limit: deps.config.http.bodyLimitBytes });
+  const bodyJson = jsonBody(deps.config.http.bodyLimitBytes);
   // A batch of up to a thousand notifications gets a larger body than any other request.
-  const batchJson = express.json({ ...json, limit: deps.config.http.batchBodyLimitBytes });
+  const batchJson = jsonBody(deps.config.http.batchBodyLimitBytes);
   app.use((req, res, next) => (req.path === BATCH_PATH ? batchJson : bodyJson)(req, res, next));
   app.use(idempotency(deps.dataSource.manager, deps.logger, deps.config.idempotencyTtlMs));
   // Sends are most of the traffic: their routes are tried first (no two routers share a path).

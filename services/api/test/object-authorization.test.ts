@@ -117,6 +117,7 @@ const PUBLIC_ROUTES = [
   'POST /webhooks/twilio/inbound',
   'GET /admin/login',
   'POST /admin/login',
+  'GET /admin/logout',
   'POST /admin/logout',
   'USE /admin/queues',
   'GET /unsubscribe/:token',

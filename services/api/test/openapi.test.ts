@@ -208,8 +208,12 @@ interface Example {
   readonly url: (ids: Ids) => string;
   readonly json?: (ids: Ids) => object;
   readonly form?: (ids: Ids) => Record<string, string>;
+  /** What a browser adds, for the operators' pages. */
+  readonly headers?: Record<string, string>;
   readonly status: number;
 }
+/** A request from one of the operators' own pages (see admin/same-origin.ts). */
+const SAME_ORIGIN = { 'Sec-Fetch-Site': 'same-origin' };
 const unsubscribeToken = (ids: Ids) => new UnsubscribeLinks(harness.env.config.security.unsubscribeSecret, undefined).token(ids.user, 'email');
 
 /** Every documented operation, by `METHOD path`. Webhooks without their secrets configured answer as documented too; their signed requests are in webhooks.test.ts. */
@@ -262,8 +266,9 @@ const EXAMPLES: Record<string, Example> = {
   'GET /unsubscribe/:token': { url: (ids) => `/unsubscribe/${unsubscribeToken(ids)}`, status: 200 },
   'POST /unsubscribe/:token': { url: (ids) => `/unsubscribe/${unsubscribeToken(ids)}`, form: () => ({ 'List-Unsubscribe': 'One-Click' }), status: 200 },
   'GET /admin/login': { url: () => '/admin/login', status: 200 },
-  'POST /admin/login': { url: () => '/admin/login', form: () => ({ api_key: TEST_API_KEY }), status: 303 },
-  'POST /admin/logout': { url: () => '/admin/logout', status: 303 },
+  'POST /admin/login': { url: () => '/admin/login', form: () => ({ api_key: TEST_API_KEY }), headers: SAME_ORIGIN, status: 303 },
+  'GET /admin/logout': { url: () => '/admin/logout', status: 200 },
+  'POST /admin/logout': { url: () => '/admin/logout', headers: SAME_ORIGIN, status: 303 },
   'GET /admin/queues': { url: () => '/admin/queues', status: 200 },
   'GET /healthz': { url: () => '/healthz', status: 200 },
   'GET /readyz': { url: () => '/readyz', status: 200 },
@@ -279,6 +284,7 @@ async function call(operation: ApiOperation, ids: Ids, credentials: Credentials)
   let test: Test = request(app)[operation.method](example.url(ids));
   if (credentials && 'bearer' in credentials) test = test.set('Authorization', `Bearer ${credentials.bearer}`);
   if (credentials && 'cookie' in credentials) test = test.set('Cookie', credentials.cookie);
+  if (example.headers) test = test.set(example.headers);
   const body = example.json?.(ids);
   if (body) test = test.send(body);
   if (example.form) test = test.type('form').send(example.form(ids));
@@ -286,7 +292,7 @@ async function call(operation: ApiOperation, ids: Ids, credentials: Credentials)
 }
 
 async function sessionCookie(): Promise<string> {
-  const login = await request(app).post('/admin/login').type('form').send({ api_key: TEST_API_KEY }).expect(303);
+  const login = await request(app).post('/admin/login').set(SAME_ORIGIN).type('form').send({ api_key: TEST_API_KEY }).expect(303);
   return String(login.headers['set-cookie']).split(';')[0]!;
 }
 

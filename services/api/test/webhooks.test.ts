@@ -162,6 +162,28 @@ describe('POST /webhooks/sendgrid', () => {
     expect(response.body.detail).toBe(`The request body exceeds the limit of ${5 * 1024 * 1024} bytes.`);
   });
 
+  it.each([
+    ['junk after it', (signature: string) => `${signature}!!`],
+    ['more base64 after its padding', (signature: string) => `${signature.replace(/=*$/, '==')}QUJD`],
+    ['a space in it', (signature: string) => `${signature.slice(0, 10)} ${signature.slice(10)}`],
+  ])('refuses a valid signature with %s: it must match exactly', async (_case, spoil) => {
+    const id = await sentNotification('sendgrid', `sg-spoilt-${Math.random()}`);
+    const messageId = (await row(id)).providerMessageId!;
+    const body = JSON.stringify([{ event: 'bounce', sg_event_id: `ev-${messageId}`, sg_message_id: `${messageId}.x` }]);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = sign('sha256', Buffer.from(timestamp + body), { key: sendGridKeys.privateKey, dsaEncoding: 'der' }).toString('base64');
+
+    const response = await documentedRequest(harness.api.app)
+      .post('/webhooks/sendgrid')
+      .set('Content-Type', 'application/json')
+      .set('X-Twilio-Email-Event-Webhook-Signature', spoil(signature))
+      .set('X-Twilio-Email-Event-Webhook-Timestamp', timestamp)
+      .send(body);
+
+    expect(response.status).toBe(401);
+    expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+
   it('refuses a request without signature headers', async () => {
     await documentedRequest(harness.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').send('[]').expect(401);
   });
@@ -177,6 +199,9 @@ describe('/webhooks/vonage', () => {
       .join('');
     return { ...all, sig: createHmac('sha256', secret).update(base).digest('hex').toUpperCase() };
   }
+
+  /** A signed request with `suffix` after its valid `sig`. */
+  const withSigSuffix = (signed: Record<string, string>, suffix: string) => ({ ...signed, sig: `${signed.sig}${suffix}` });
 
   it('applies a signed delivery receipt sent as a GET query', async () => {
     const id = await sentNotification('vonage', 'vonage-m-1', 'sms');
@@ -211,6 +236,9 @@ describe('/webhooks/vonage', () => {
     ['no signature', (params: Record<string, string>) => params],
     ['a stale timestamp', (params: Record<string, string>) => vonageSigned({ ...params, timestamp: String(Math.floor(Date.now() / 1000) - 3600) })],
     ['a parameter changed after signing', (params: Record<string, string>) => ({ ...vonageSigned(params), status: 'delivered' })],
+    ['junk after a valid signature', (params: Record<string, string>) => withSigSuffix(vonageSigned(params), 'zz')],
+    ['a newline after a valid signature', (params: Record<string, string>) => withSigSuffix(vonageSigned(params), '\n')],
+    ['half a hex digit pair after a valid signature', (params: Record<string, string>) => withSigSuffix(vonageSigned(params), '0')],
   ])('refuses %s with 401 and changes nothing', async (_case, make) => {
     const messageId = `vonage-bad-${Math.random()}`;
     const id = await sentNotification('vonage', messageId, 'sms');
@@ -282,6 +310,9 @@ describe('SMS replies: /webhooks/vonage/inbound and /webhooks/twilio/inbound', (
   const smsOptOut = async (id: number) => (await harness.env.db.manager.findOneByOrFail(User, { id })).smsOptedOutAt;
   let phones = 0;
   const nextPhone = () => `+3361${String(2_000_000 + (phones += 1)).padStart(7, '0')}`;
+  let messages = 0;
+  const nextMessageId = () => `inbound-${process.pid}-${(messages += 1)}`;
+  const nextSid = () => `SM${String(process.pid).padStart(8, '0')}${String((messages += 1)).padStart(24, '0')}`;
 
   it.each([
     ['STOP'],
@@ -295,7 +326,7 @@ describe('SMS replies: /webhooks/vonage/inbound and /webhooks/twilio/inbound', (
     const phone = nextPhone();
     const user = await insertUser(harness.env.db, { phone });
 
-    await request(harness.api.app).get('/webhooks/vonage/inbound').query(vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', messageId: 'in-1', text, type: 'text' })).expect(204);
+    await request(harness.api.app).get('/webhooks/vonage/inbound').query(vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', messageId: nextMessageId(), text, type: 'text' })).expect(204);
 
     expect(await smsOptOut(user.id)).toEqual(expect.any(Date));
   });
@@ -306,9 +337,9 @@ describe('SMS replies: /webhooks/vonage/inbound and /webhooks/twilio/inbound', (
     const second = await insertUser(harness.env.db, { phone, smsOptedOutAt: new Date() });
     const other = await insertUser(harness.env.db, { phone: nextPhone(), smsOptedOutAt: new Date() });
 
-    await request(harness.api.app).post('/webhooks/vonage/inbound').send(vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', text: 'Merci beaucoup' })).expect(204);
+    await request(harness.api.app).post('/webhooks/vonage/inbound').send(vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', messageId: nextMessageId(), text: 'Merci beaucoup' })).expect(204);
     const unchanged = await smsOptOut(first.id);
-    await request(harness.api.app).post('/webhooks/vonage/inbound').send(vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', text: 'START' })).expect(204);
+    await request(harness.api.app).post('/webhooks/vonage/inbound').send(vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', messageId: nextMessageId(), text: 'START' })).expect(204);
 
     expect(unchanged).toEqual(expect.any(Date));
     expect(await smsOptOut(first.id)).toBeNull();
@@ -324,7 +355,7 @@ describe('SMS replies: /webhooks/vonage/inbound and /webhooks/twilio/inbound', (
     const phone = nextPhone();
     const user = await insertUser(harness.env.db, { phone });
 
-    const response = await request(harness.api.app).get('/webhooks/vonage/inbound').query(make({ msisdn: phone.slice(1), to: 'NOTOFINE', text: 'STOP' }));
+    const response = await request(harness.api.app).get('/webhooks/vonage/inbound').query(make({ msisdn: phone.slice(1), to: 'NOTOFINE', messageId: nextMessageId(), text: 'STOP' }));
 
     expect(response.status).toBe(401);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -335,11 +366,11 @@ describe('SMS replies: /webhooks/vonage/inbound and /webhooks/twilio/inbound', (
     const phone = nextPhone();
     const user = await insertUser(harness.env.db, { phone });
 
-    const forged = await twilioReply({ From: phone, To: '+33700000000', Body: 'STOP', MessageSid: 'SM1' }, `${PUBLIC_BASE_URL}/webhooks/twilio`);
+    const forged = await twilioReply({ From: phone, To: '+33700000000', Body: 'STOP', MessageSid: nextSid() }, `${PUBLIC_BASE_URL}/webhooks/twilio`);
     const kept = await smsOptOut(user.id);
-    await twilioReply({ From: phone, To: '+33700000000', Body: 'STOP', MessageSid: 'SM2' }).expect(204);
+    await twilioReply({ From: phone, To: '+33700000000', Body: 'STOP', MessageSid: nextSid() }).expect(204);
     const stopped = await smsOptOut(user.id);
-    await twilioReply({ From: phone, To: '+33700000000', Body: 'start', MessageSid: 'SM3' }).expect(204);
+    await twilioReply({ From: phone, To: '+33700000000', Body: 'start', MessageSid: nextSid() }).expect(204);
 
     expect(forged.status).toBe(401);
     expect(kept).toBeNull();
@@ -418,6 +449,158 @@ describe('Twilio signatures, as the twilio package computes them', () => {
 
     expect(response.status).toBe(401);
     expect(await row(id)).toMatchObject({ deliveryStatus: null });
+  });
+});
+
+describe('replayed SMS replies and receipts', () => {
+  function vonageSignedReply(params: Record<string, string>): Record<string, string> {
+    const all = { ...params, timestamp: String(Math.floor(Date.now() / 1000)) };
+    const base = Object.keys(all)
+      .sort()
+      .map((key) => `&${key}=${all[key as keyof typeof all]!.replace(/[&=]/g, '_')}`)
+      .join('');
+    return { ...all, sig: createHmac('sha256', VONAGE_SECRET).update(base).digest('hex') };
+  }
+  /** The exact request Twilio signs, so that it can be captured and sent again as it is. */
+  function twilioCapture(path: string, params: Record<string, string>) {
+    const data = `${PUBLIC_BASE_URL}${path}` + Object.keys(params).sort().map((key) => key + params[key]).join('');
+    const signature = createHmac('sha1', TWILIO_TOKEN).update(data).digest('base64');
+    return () => request(harness.api.app).post(path).type('form').set('X-Twilio-Signature', signature).send(params);
+  }
+  const smsOptOut = async (id: number) => (await harness.env.db.manager.findOneByOrFail(User, { id })).smsOptedOutAt;
+  let sequence = 0;
+  const next = () => String((sequence += 1)).padStart(6, '0');
+  const phoneOf = () => `+3362${String(3_000_000 + (sequence += 1)).padStart(7, '0')}`;
+
+  it('ignores a captured Twilio START sent again after a later STOP: the number stays unsubscribed', async () => {
+    const phone = phoneOf();
+    const user = await insertUser(harness.env.db, { phone });
+    const stop = twilioCapture('/webhooks/twilio/inbound', { From: phone, To: '+33700000000', Body: 'STOP', MessageSid: `SMstop${next()}` });
+    const start = twilioCapture('/webhooks/twilio/inbound', { From: phone, To: '+33700000000', Body: 'START', MessageSid: `SMstart${next()}` });
+    const stopAgain = twilioCapture('/webhooks/twilio/inbound', { From: phone, To: '+33700000000', Body: 'STOP', MessageSid: `SMstop${next()}` });
+    await stop().expect(204);
+    await start().expect(204);
+    await stopAgain().expect(204);
+    const stoppedAt = await smsOptOut(user.id);
+
+    const replayed = await start();
+
+    // 204 all the same: Twilio, or whoever replays, learns nothing, and Twilio does not retry.
+    expect(replayed.status).toBe(204);
+    expect(stoppedAt).toEqual(expect.any(Date));
+    expect(await smsOptOut(user.id)).toEqual(stoppedAt);
+  });
+
+  it('ignores a captured Twilio STOP sent again after a later START: the number stays subscribed', async () => {
+    const phone = phoneOf();
+    const user = await insertUser(harness.env.db, { phone });
+    const stop = twilioCapture('/webhooks/twilio/inbound', { From: phone, To: '+33700000000', Body: 'STOP', MessageSid: `SMstop${next()}` });
+    await stop().expect(204);
+    await twilioCapture('/webhooks/twilio/inbound', { From: phone, To: '+33700000000', Body: 'START', MessageSid: `SMstart${next()}` })().expect(204);
+
+    await stop().expect(204);
+
+    expect(await smsOptOut(user.id)).toBeNull();
+  });
+
+  it('ignores a signed Vonage START sent again within its five minutes, after a later STOP', async () => {
+    const phone = phoneOf();
+    const user = await insertUser(harness.env.db, { phone });
+    const reply = (text: string) => vonageSignedReply({ msisdn: phone.slice(1), to: 'NOTOFINE', messageId: `vonage-in-${next()}`, text, type: 'text' });
+    const start = reply('START');
+    await request(harness.api.app).get('/webhooks/vonage/inbound').query(reply('STOP')).expect(204);
+    await request(harness.api.app).get('/webhooks/vonage/inbound').query(start).expect(204);
+    await request(harness.api.app).post('/webhooks/vonage/inbound').send(reply('STOP')).expect(204);
+
+    // The same signed parameters, by GET and posted as JSON.
+    await request(harness.api.app).get('/webhooks/vonage/inbound').query(start).expect(204);
+    await request(harness.api.app).post('/webhooks/vonage/inbound').send(start).expect(204);
+
+    expect(await smsOptOut(user.id)).toEqual(expect.any(Date));
+  });
+
+  it('applies two copies of one reply arriving at once only once, and keeps the message id only, not the number', async () => {
+    const phone = phoneOf();
+    const user = await insertUser(harness.env.db, { phone });
+    const messageSid = `SMtwice${next()}`;
+    const stop = twilioCapture('/webhooks/twilio/inbound', { From: phone, To: '+33700000000', Body: 'STOP', MessageSid: messageSid });
+
+    await Promise.all([stop().expect(204), stop().expect(204)]);
+
+    expect(await smsOptOut(user.id)).toEqual(expect.any(Date));
+    expect(await harness.env.db.query('SELECT * FROM sms_replies WHERE message_id = $1', [messageSid])).toEqual([{ provider: 'twilio', message_id: messageSid, received_at: expect.any(Date) }]);
+  });
+
+  it('refuses a STOP or START without the message id of the reply with 400, and changes nothing', async () => {
+    const phone = phoneOf();
+    const user = await insertUser(harness.env.db, { phone });
+
+    const response = await twilioCapture('/webhooks/twilio/inbound', { From: phone, To: '+33700000000', Body: 'STOP' })();
+
+    expect(response.status).toBe(400);
+    expect(response.body.detail).toContain('message id');
+    expect(await smsOptOut(user.id)).toBeNull();
+  });
+
+  /** Everything a receipt may change, to compare before and after a replay. */
+  const receiptState = async (id: number) => {
+    const { deliveryStatus, deliveryStatusAt, deliveryError, updatedAt } = await row(id);
+    return { deliveryStatus, deliveryStatusAt, deliveryError, updatedAt, events: await events(id) };
+  };
+
+  it('a SendGrid event replayed within its five minutes, after a later one, changes nothing', async () => {
+    const id = await sentNotification('sendgrid', `sg-replay-${next()}`);
+    const messageId = (await row(id)).providerMessageId!;
+    const body = JSON.stringify([{ event: 'delivered', sg_event_id: `ev-replay-${next()}`, sg_message_id: `${messageId}.x`, timestamp: 1795500000 }]);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = sign('sha256', Buffer.from(timestamp + body), { key: sendGridKeys.privateKey, dsaEncoding: 'der' }).toString('base64');
+    const delivered = () =>
+      documentedRequest(harness.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').set('X-Twilio-Email-Event-Webhook-Signature', signature).set('X-Twilio-Email-Event-Webhook-Timestamp', timestamp).send(body);
+    await delivered().expect(200, { received: 1, applied: 1 });
+    const bounceBody = JSON.stringify([{ event: 'bounce', sg_event_id: `ev-replay-${next()}`, sg_message_id: `${messageId}.x`, reason: '550 mailbox unavailable' }]);
+    const bounceSignature = sign('sha256', Buffer.from(timestamp + bounceBody), { key: sendGridKeys.privateKey, dsaEncoding: 'der' }).toString('base64');
+    const bounced = () =>
+      documentedRequest(harness.api.app).post('/webhooks/sendgrid').set('Content-Type', 'application/json').set('X-Twilio-Email-Event-Webhook-Signature', bounceSignature).set('X-Twilio-Email-Event-Webhook-Timestamp', timestamp).send(bounceBody);
+    await bounced().expect(200, { received: 1, applied: 1 });
+    const before = await receiptState(id);
+
+    await delivered().expect(200, { received: 1, applied: 0 });
+    await bounced().expect(200, { received: 1, applied: 0 });
+
+    expect(before).toMatchObject({ deliveryStatus: 'bounced', events: 2 });
+    expect(await receiptState(id)).toEqual(before);
+  });
+
+  it('a Twilio status callback replayed, after a later one, changes nothing', async () => {
+    const sid = `SMreceipt${next()}`;
+    const id = await sentNotification('twilio', sid, 'sms');
+    const delivered = twilioCapture('/webhooks/twilio', { MessageSid: sid, MessageStatus: 'delivered' });
+    const failed = twilioCapture('/webhooks/twilio', { MessageSid: sid, MessageStatus: 'undelivered', ErrorCode: '30003' });
+    await delivered().expect(200);
+    await failed().expect(200);
+    const before = await receiptState(id);
+
+    await delivered().expect(200, { received: 1, applied: 0 });
+    await failed().expect(200, { received: 1, applied: 0 });
+
+    expect(before).toMatchObject({ deliveryStatus: 'undelivered', deliveryError: 'undelivered (Twilio error 30003)', events: 2 });
+    expect(await receiptState(id)).toEqual(before);
+  });
+
+  it('a signed Vonage receipt replayed within its five minutes, after a later one, changes nothing', async () => {
+    const messageId = `vonage-receipt-${next()}`;
+    const id = await sentNotification('vonage', messageId, 'sms');
+    const delivered = vonageSignedReply({ messageId, status: 'delivered', 'message-timestamp': '2026-11-23 10:15:00' });
+    const failed = vonageSignedReply({ messageId, status: 'failed', 'err-code': '6', 'message-timestamp': '2026-11-23 10:16:00' });
+    await documentedRequest(harness.api.app).get('/webhooks/vonage').query(delivered).expect(200);
+    await documentedRequest(harness.api.app).get('/webhooks/vonage').query(failed).expect(200);
+    const before = await receiptState(id);
+
+    await documentedRequest(harness.api.app).get('/webhooks/vonage').query(delivered).expect(200, { received: 1, applied: 0 });
+    await documentedRequest(harness.api.app).post('/webhooks/vonage').send(failed).expect(200, { received: 1, applied: 0 });
+
+    expect(before).toMatchObject({ deliveryStatus: 'undelivered', deliveryStatusAt: new Date('2026-11-23T10:16:00Z'), events: 2 });
+    expect(await receiptState(id)).toEqual(before);
   });
 });
 

@@ -8,10 +8,11 @@ import { Notification, type ChannelVariant, type ChannelVariants } from './notif
 import { PendingPushDevice } from './pending-push-device';
 import { Reminder } from './reminder';
 import { ReminderChannel } from './reminder-channel';
+import { SmsReply } from './sms-reply';
 import { Ticket } from './ticket';
 import { User } from './user';
 
 export * from './channel';
-export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, CONTACTS, ContactVerification, type Contact, DeliveryEvent, Device, IdempotencyKey, Notification, PendingPushDevice, Reminder, ReminderChannel, Ticket, User, type ChannelVariant, type ChannelVariants };
+export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, CONTACTS, ContactVerification, type Contact, DeliveryEvent, Device, IdempotencyKey, Notification, PendingPushDevice, Reminder, ReminderChannel, SmsReply, Ticket, User, type ChannelVariant, type ChannelVariants };
 
-export const ENTITIES = [User, ChannelPreference, ContactVerification, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey, PendingPushDevice];
+export const ENTITIES = [User, ChannelPreference, ContactVerification, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey, PendingPushDevice, SmsReply];

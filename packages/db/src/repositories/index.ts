@@ -6,6 +6,7 @@ export * from './delivery-receipts';
 export * from './idempotency';
 export * from './devices';
 export * from './opt-outs';
+export * from './sms-replies';
 export * from './unpaid-summaries';
 export * from './contact-verifications';
 export * from './pending-push-devices';

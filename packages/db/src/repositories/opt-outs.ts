@@ -18,18 +18,3 @@ export async function setOptOut(manager: EntityManager, userId: number, channel:
   );
   return rows.length > 0;
 }
-
-/**
- * Unsubscribes from SMS, or subscribes again, every user with this phone number (a STOP or START
- * reply comes from a number, not from a user).
- *
- * @returns how many users changed
- */
-export async function setSmsOptOutByPhone(manager: EntityManager, phone: string, optedOut: boolean): Promise<number> {
-  const [, count]: [unknown, number] = await manager.query(
-    `UPDATE users SET sms_opted_out_at = CASE WHEN $2 THEN now() END, updated_at = now()
-     WHERE phone = $1 AND (sms_opted_out_at IS NULL) = $2`,
-    [phone, optedOut],
-  );
-  return count;
-}

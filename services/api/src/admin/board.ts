@@ -59,10 +59,12 @@ class DeliveryQueueAdapter extends BullMQAdapter {
 
 /**
  * Bull Board over every queue: the three delivery queues and the reminder scheduler's. In
- * read-only mode it shows them and offers no action.
+ * read-only mode it shows them and offers no action. Its menu has a "Log out" link.
  */
 export function queueBoard(options: {
   basePath: string;
+  /** The page the board's "Log out" link opens. */
+  logoutPath: string;
   config: Config;
   queues: DeliveryQueues;
   /** The API's Redis connection: the board opens its handle on the scheduler's queue over it. */
@@ -91,7 +93,8 @@ export function queueBoard(options: {
   createBullBoard({
     queues: [...CHANNELS.map((channel) => new DeliveryQueueAdapter(options.queues.queue(channel), adapterOptions, reopen)), new BullMQAdapter(reminders, adapterOptions)],
     serverAdapter: board,
-    options: { uiConfig: { boardTitle: 'Notofine queues' } },
+    // "Log out" in the board's own menu of links, which can only open a page: the logout page.
+    options: { uiConfig: { boardTitle: 'Notofine queues', miscLinks: [{ text: 'Log out', url: options.logoutPath }] } },
   });
   return board.getRouter() as Router;
 }

@@ -72,7 +72,8 @@ export function openApiPath(expressPath: string): string {
  * The OpenAPI 3.1 document of the whole API: each domain's operations, request bodies generated
  * from their class-validator classes, and the answers of the middlewares in front of every keyed
  * route (401, 403, 429, 503; 400, 413, 415 for bodies; 409, 422 for idempotent POSTs), and of the
- * others (413 for a body over its limit, 503 for a lost database).
+ * others (400 for a URL or body that cannot be read, 413 for a body over its limit, 503 for a lost
+ * database).
  *
  * @throws when two operations share a method and path, or a schema cannot be generated
  */
@@ -158,16 +159,22 @@ function middlewareResponses(operation: ApiOperation): Record<number, ResponseDo
   const { access, method } = operation;
   const responses: Record<number, ResponseDoc> = {};
   const hasBody = operation.body !== undefined || method === 'post' || method === 'put' || method === 'patch';
+  // Every route: the URL is checked before any of them (well-formed-url.ts).
+  const unreadableUrl = 'a path or query that cannot be read as text (percent-encoding that is not UTF-8, a NUL)';
   if (access.kind !== 'key') {
+    const unreadable = [unreadableUrl, operation.body && 'a body holding a NUL, a lone surrogate, a field given twice, or bytes that are not UTF-8 (see `errors`)'].filter(Boolean);
+    responses[400] = problem(`Not valid: ${unreadable.join('; ')}.`);
     if (operation.body) responses[413] = problem(access.kind === 'signed' ? 'The body is over HTTP_WEBHOOK_BODY_LIMIT.' : 'The body is over the size limit.');
     // Anything that reads or writes rows.
     if (access.kind !== 'open') responses[503] = problem('PostgreSQL is unavailable: retry after Retry-After.', RETRY_AFTER);
     return responses;
   }
   const malformed = [
+    unreadableUrl,
     operation.path.includes(':') && 'a malformed path parameter',
     operation.query && 'a malformed query parameter',
-    hasBody && 'a body that is not valid (malformed JSON, a missing, malformed or unknown field: see `errors`)',
+    hasBody &&
+      'a body that is not valid (malformed JSON; a missing, malformed or unknown field; a NUL, a lone surrogate, a field given twice, a number beyond ±(2^53 − 1), nesting over 32 levels, bytes that are not UTF-8: see `errors`)',
     method === 'post' && 'a malformed Idempotency-Key',
   ].filter(Boolean);
   if (malformed.length > 0) responses[400] = problem(`Not valid: ${malformed.join('; ')}.`);

@@ -1,8 +1,9 @@
 import { UNSUBSCRIBE_PATH, UnsubscribeLinks } from '@notofine/notifications';
 import { setOptOut } from '@notofine/db';
 import { AppError } from '@notofine/errors';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { ApiDeps } from '../deps';
+import { formBody } from '../http/strict-form';
 import { unsubscribePage } from './page';
 
 /**
@@ -14,7 +15,7 @@ import { unsubscribePage } from './page';
 export function unsubscribeRoutes({ config, dataSource, logger }: ApiDeps): Router {
   const router = Router();
   const links = new UnsubscribeLinks(config.security.unsubscribeSecret, config.publicBaseUrl);
-  const form = express.urlencoded({ extended: false, limit: '1kb' });
+  const form = formBody('1kb');
 
   const verified = (token: string | string[] | undefined) => {
     const link = typeof token === 'string' ? links.verify(token) : null;

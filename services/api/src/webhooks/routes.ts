@@ -1,12 +1,15 @@
-import { applyDeliveryReceipt, setSmsOptOutByPhone, type DeliveryReceipt } from '@notofine/db';
+import { applyDeliveryReceipt, applySmsReply, type DeliveryReceipt } from '@notofine/db';
 import { WEBHOOK_PATHS } from '@notofine/config';
+import { ValidationError } from '@notofine/errors';
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { ApiDeps } from '../deps';
 import { sendGridPublicKey, sendGridReceipts, verifySendGridSignature } from './sendgrid';
 import { unreadableReceipt, webhookNotConfigured } from './signature-error';
 import { smsReplyIntent } from './sms-replies';
 import { normalizePhone } from '../users/contact';
-import { twilioParam, twilioParams, twilioReceipt, verifyTwilioSignature } from './twilio';
+import { parseStrictForm } from '../http/strict-form';
+import { checkText, parseCheckedJson } from '../http/strict-json';
+import { twilioReceipt, verifyTwilioSignature, type TwilioParams } from './twilio';
 import { verifyVonageSignature, vonageReceipt } from './vonage';
 
 /** The body as it came, for the checks of signatures made over it. */
@@ -14,25 +17,42 @@ function rawBodyOf(req: Request): Buffer {
   return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 }
 
-/** A request's parameters as flat strings: the query string, and a JSON or form body. */
+/**
+ * A request's parameters as flat strings: the query string, and a JSON or form body. Read as
+ * strictly as the API's own bodies (see strict-json.ts): a parameter given twice, a NUL, a lone
+ * surrogate, deep nesting or a number beyond 2^53 is refused with 400 naming it.
+ */
 function paramsOf(req: Request, provider: string): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const [key, value] of Object.entries(req.query)) if (typeof value === 'string') params[key] = value;
-  const raw = rawBodyOf(req).toString('utf8');
-  if (!raw) return params;
+  const add = (key: string, value: string) => {
+    checkText(key, key);
+    checkText(key, value);
+    if (Object.hasOwn(params, key)) throw ValidationError.forField(key, 'is given more than once: send each parameter once');
+    params[key] = value;
+  };
+  for (const [key, value] of Object.entries(req.query)) {
+    if (typeof value !== 'string') throw ValidationError.forField(key, 'is given more than once: send each parameter once');
+    add(key, value);
+  }
+  const raw = rawBodyOf(req);
+  if (raw.length === 0) return params;
   if (req.is('application/json')) {
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      throw unreadableReceipt(provider, 'the body is not JSON');
-    }
+    const body = parseCheckedJson(raw);
+    if (body === undefined) throw unreadableReceipt(provider, 'the body is not JSON');
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw unreadableReceipt(provider, 'the body is not an object');
-    for (const [key, value] of Object.entries(body)) if (typeof value === 'string' || typeof value === 'number') params[key] = String(value);
+    for (const [key, value] of Object.entries(body)) if (typeof value === 'string' || typeof value === 'number') add(key, String(value));
     return params;
   }
-  for (const [key, value] of new URLSearchParams(raw)) params[key] = value;
+  for (const [key, value] of Object.entries(parseStrictForm(raw))) add(key, value);
   return params;
+}
+
+/**
+ * The parameters Twilio signs: those of the form body only (the query string counts as part of the
+ * URL), read as strictly as {@link paramsOf} reads them.
+ */
+function twilioFormOf(req: Request): TwilioParams {
+  return parseStrictForm(rawBodyOf(req));
 }
 
 /**
@@ -64,8 +84,9 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
 
   router.post(WEBHOOK_PATHS.sendgrid, rawBodyWhen(sendGridKey !== undefined, 'SendGrid', 'SENDGRID_WEBHOOK_PUBLIC_KEY'), async (req, res) => {
     const body = rawBodyOf(req);
+    const receipts = sendGridReceipts(body);
     verifySendGridSignature(sendGridKey!, req.get('x-twilio-email-event-webhook-signature'), req.get('x-twilio-email-event-webhook-timestamp'), body);
-    res.json(await apply(sendGridReceipts(body)));
+    res.json(await apply(receipts));
   });
 
   router.all(WEBHOOK_PATHS.vonage, raw, async (req, res) => {
@@ -76,18 +97,23 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
     res.json(await apply(receipt ? [receipt] : []));
   });
 
-  /** Applies a STOP or START reply, its signature checked, from a phone number; other replies are ignored. */
-  const applyReply = async (provider: string, from: string | undefined, text: string | undefined) => {
+  /**
+   * Applies a STOP or START reply, its signature checked, from a phone number, once per inbound
+   * message (a replayed request changes nothing); other replies are ignored.
+   */
+  const applyReply = async (provider: string, messageId: string | undefined, from: string | undefined, text: string | undefined) => {
     const intent = smsReplyIntent(text);
     if (!intent || !from) return;
+    if (!messageId || messageId.length > 255) throw unreadableReceipt(provider, 'a STOP or START needs the message id of the reply (at most 255 characters)');
     let phone: string;
     try {
       phone = normalizePhone(from, config.defaultPhoneRegion);
     } catch {
       return; // a short code or an alphanumeric sender: nobody of ours
     }
-    const users = await setSmsOptOutByPhone(dataSource.manager, phone, intent === 'stop');
-    logger.info(intent === 'stop' ? 'sms opt-out received' : 'sms opt-in received', { provider, phone, users });
+    const outcome = await applySmsReply(dataSource.manager, { provider, messageId, phone, optOut: intent === 'stop' });
+    if (outcome.replayed) logger.warn('sms reply already applied, ignored', { provider, message_id: messageId, phone });
+    else logger.info(intent === 'stop' ? 'sms opt-out received' : 'sms opt-in received', { provider, message_id: messageId, phone, users: outcome.users });
   };
 
   // Vonage's inbound messages: `msisdn` is the sender, in international form without the plus.
@@ -96,20 +122,20 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
   router.all(WEBHOOK_PATHS.vonageInbound, rawBodyWhen(vonageSignatureSecret !== undefined, 'Vonage inbound', 'VONAGE_SIGNATURE_SECRET'), async (req, res) => {
     const params = paramsOf(req, 'Vonage');
     verifyVonageSignature(params, vonageSignatureSecret!);
-    await applyReply('vonage', params.msisdn && `+${params.msisdn.replace(/^\+/, '')}`, params.text);
+    await applyReply('vonage', params.messageId, params.msisdn && `+${params.msisdn.replace(/^\+/, '')}`, params.text);
     res.status(204).end();
   });
 
   router.post(WEBHOOK_PATHS.twilioInbound, rawBodyWhen(twilioOn, 'Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL'), async (req, res) => {
-    const params = twilioParams(rawBodyOf(req));
+    const params = twilioFormOf(req);
     verifyTwilioSignature(twilioAuthToken!, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
-    await applyReply('twilio', twilioParam(params, 'From'), twilioParam(params, 'Body'));
+    await applyReply('twilio', params.MessageSid, params.From, params.Body);
     // An empty answer: Twilio sends no reply of its own (its opt-out handling confirms a STOP).
     res.status(204).end();
   });
 
   router.post(WEBHOOK_PATHS.twilio, rawBodyWhen(twilioOn, 'Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL'), async (req, res) => {
-    const params = twilioParams(rawBodyOf(req));
+    const params = twilioFormOf(req);
     // Twilio signs the URL it called: the public one, not the one this process sees behind a proxy.
     verifyTwilioSignature(twilioAuthToken!, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
     const receipt = twilioReceipt(params);

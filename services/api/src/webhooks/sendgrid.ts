@@ -1,5 +1,6 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { DeliveryReceipt } from '@notofine/db';
+import { parseCheckedJson } from '../http/strict-json';
 import { InvalidSignatureError, SIGNATURE_TOLERANCE_MS, unreadableReceipt } from './signature-error';
 
 /** One event of SendGrid's Event Webhook (the fields read here). */
@@ -28,22 +29,26 @@ export function verifySendGridSignature(key: KeyObject, signature: string | unde
   if (!/^\d+$/.test(timestamp) || Math.abs(now - Number(timestamp) * 1000) > SIGNATURE_TOLERANCE_MS) {
     throw new InvalidSignatureError('The webhook timestamp is missing or too old.');
   }
-  const valid = verify('sha256', Buffer.concat([Buffer.from(timestamp), rawBody]), { key, dsaEncoding: 'der' }, Buffer.from(signature, 'base64'));
+  // Exactly the signature's base64: Buffer.from(…, 'base64') skips stray characters and stops at the padding.
+  const bytes = Buffer.from(signature, 'base64');
+  if (bytes.toString('base64') !== signature) throw new InvalidSignatureError('The signature is not in base64.');
+  const valid = verify('sha256', Buffer.concat([Buffer.from(timestamp), rawBody]), { key, dsaEncoding: 'der' }, bytes);
   if (!valid) throw new InvalidSignatureError('The signature does not match the body.');
 }
 
-/** The receipts among SendGrid's events: delivered, and bounced/dropped. Other events are ignored. */
+/**
+ * The receipts among SendGrid's events: delivered, and bounced/dropped. Other events are ignored.
+ * The body is read as strictly as the API's own (NUL, lone surrogates, nesting: 400).
+ */
 export function sendGridReceipts(rawBody: Buffer): DeliveryReceipt[] {
-  let events: unknown;
-  try {
-    events = JSON.parse(rawBody.toString('utf8'));
-  } catch {
-    throw unreadableReceipt('SendGrid', 'the body is not JSON');
-  }
+  const events = parseCheckedJson(rawBody);
+  if (events === undefined) throw unreadableReceipt('SendGrid', 'the body is not JSON');
   if (!Array.isArray(events)) throw unreadableReceipt('SendGrid', 'the body is not a list of events');
-  return (events as SendGridEvent[]).flatMap((event) => {
+  return (events as Array<SendGridEvent | null>).flatMap((event) => {
+    if (typeof event !== 'object' || event === null) return [];
     const status = event.event === 'delivered' ? 'delivered' : event.event === 'bounce' || event.event === 'dropped' ? 'bounced' : null;
-    if (!status || !event.sg_event_id || !event.sg_message_id) return [];
+    if (!status || !isText(event.sg_event_id, 255) || !isText(event.sg_message_id, 255)) return [];
+    const reason = [event.reason, event.response].find((text) => isText(text, 1000));
     return [
       {
         provider: 'sendgrid',
@@ -51,9 +56,20 @@ export function sendGridReceipts(rawBody: Buffer): DeliveryReceipt[] {
         // sg_message_id is the X-Message-Id of the send, then a dot and a per-recipient suffix.
         providerMessageId: event.sg_message_id.split('.')[0]!,
         status,
-        occurredAt: typeof event.timestamp === 'number' ? new Date(event.timestamp * 1000) : new Date(),
-        error: status === 'bounced' ? (event.reason ?? event.response ?? event.event ?? null) : null,
+        occurredAt: eventTime(event.timestamp),
+        error: status === 'bounced' ? (reason ?? event.event!) : null,
       } satisfies DeliveryReceipt,
     ];
   });
+}
+
+/** A string of 1 to `max` characters, as SendGrid's ids (kept in a varchar(255)) and reasons are; anything else in their place is ignored. */
+function isText(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max;
+}
+
+/** An event's Unix time, or now when it is missing or not a plausible date. */
+function eventTime(seconds: unknown): Date {
+  const date = typeof seconds === 'number' ? new Date(seconds * 1000) : null;
+  return date && date.getUTCFullYear() >= 2000 && date.getUTCFullYear() <= 9999 ? date : new Date();
 }

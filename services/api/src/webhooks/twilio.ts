@@ -2,28 +2,12 @@ import type { DeliveryReceipt } from '@notofine/db';
 import twilio from 'twilio';
 import { InvalidSignatureError } from './signature-error';
 
-/** The parameters of a Twilio webhook: its form body's fields, a repeated name with each of its values. */
-export type TwilioParams = Readonly<Record<string, string | readonly string[]>>;
-
 /**
  * The parameters of a Twilio webhook: those of its form body, and only those. Twilio signs the
  * URL it called, query string included, then the POST parameters: a query parameter is signed as
  * part of the URL, and counted again among the parameters it would make the signature mismatch.
  */
-export function twilioParams(rawBody: Buffer): TwilioParams {
-  const params: Record<string, string | string[]> = {};
-  for (const [name, value] of new URLSearchParams(rawBody.toString('utf8'))) {
-    const seen = params[name];
-    params[name] = seen === undefined ? value : [...(typeof seen === 'string' ? [seen] : seen), value];
-  }
-  return params;
-}
-
-/** One parameter of a Twilio webhook (the first value of a repeated name). */
-export function twilioParam(params: TwilioParams, name: string): string | undefined {
-  const value = params[name];
-  return typeof value === 'string' ? value : value?.[0];
-}
+export type TwilioParams = Readonly<Record<string, string>>;
 
 /**
  * Checks `X-Twilio-Signature`: base64 HMAC-SHA1, keyed by the account's auth token, of the full
@@ -39,9 +23,7 @@ export function verifyTwilioSignature(authToken: string, signature: string | und
 
 /** The receipt of a Twilio status callback, or null for intermediate statuses (queued, sent, ...). */
 export function twilioReceipt(params: TwilioParams, now = new Date()): DeliveryReceipt | null {
-  const sid = twilioParam(params, 'MessageSid');
-  const state = twilioParam(params, 'MessageStatus');
-  const errorCode = twilioParam(params, 'ErrorCode');
+  const { MessageSid: sid, MessageStatus: state, ErrorCode: errorCode } = params;
   const status = state === 'delivered' ? 'delivered' : state === 'undelivered' || state === 'failed' ? 'undelivered' : null;
   if (!sid || !status) return null;
   return {

@@ -20,9 +20,10 @@ export function verifyVonageSignature(params: Readonly<Record<string, string>>, 
     .sort()
     .map((key) => `&${key}=${signed[key]!.replace(/[&=]/g, '_')}`)
     .join('');
+  // Exactly the 64 hex digits of the HMAC: Buffer.from(…, 'hex') stops at the first other character, and would take `<sig>junk`.
+  if (!/^[0-9a-fA-F]{64}$/.test(sig)) throw new InvalidSignatureError('The signature is not 64 hexadecimal digits (SHA-256 HMAC).');
   const expected = createHmac('sha256', secret).update(query).digest();
-  const given = Buffer.from(sig, 'hex');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new InvalidSignatureError('The signature does not match the parameters.');
+  if (!timingSafeEqual(Buffer.from(sig, 'hex'), expected)) throw new InvalidSignatureError('The signature does not match the parameters.');
 }
 
 /** The receipt of a Vonage delivery receipt (DLR), or null for intermediate statuses. */

@@ -1,5 +1,5 @@
 import { defaultSubject, languageOf, type UnsubscribeLinks } from '@notofine/notifications';
-import { escapeHtml, type EmailProvider } from '@notofine/providers';
+import { escapeHtml, toProviderError, withRecipientMasked, type EmailProvider } from '@notofine/providers';
 import { UndeliverableError, type ChannelSender } from './channel-sender';
 
 const UNSUBSCRIBE_FOOTER = { fr: 'Ne plus recevoir ces emails :', en: 'Stop receiving these emails:' } as const;
@@ -15,15 +15,19 @@ export function emailSender(provider: EmailProvider, unsubscribe: UnsubscribeLin
       const lang = languageOf(target.locale);
       const footer = unsubscribeUrl && `${UNSUBSCRIBE_FOOTER[lang]} ${unsubscribeUrl}`;
       const link = unsubscribeUrl && escapeHtml(unsubscribeUrl);
+      const to = target.email;
       return provider.send({
         notificationId: target.id,
-        to: target.email,
+        to,
         subject: target.subject ?? defaultSubject(target.locale),
         text: footer ? `${target.message}\n\n-- \n${footer}` : target.message,
         // A template's own HTML body, with the same foot.
         html: target.html === null ? undefined : link ? `${target.html}\n<p>-- <br>\n${escapeHtml(UNSUBSCRIBE_FOOTER[lang])} <a href="${link}">${link}</a></p>` : target.html,
         lang,
         unsubscribeUrl,
+      }).catch((error: unknown) => {
+        // Whatever the provider, the address it quotes back in any form is masked before the row, the logs and Redis see it.
+        throw withRecipientMasked(toProviderError(error), to);
       });
     },
   };

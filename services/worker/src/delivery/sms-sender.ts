@@ -1,4 +1,4 @@
-import type { SmsProvider } from '@notofine/providers';
+import { toProviderError, withRecipientMasked, type SmsProvider } from '@notofine/providers';
 import { UndeliverableError, type ChannelSender } from './channel-sender';
 
 /** The SMS queue's sender. */
@@ -7,7 +7,11 @@ export function smsSender(provider: SmsProvider): ChannelSender {
     provider: provider.name,
     async send(target) {
       if (!target.phone) throw new UndeliverableError('The user has no phone number any more.');
-      return provider.send({ notificationId: target.id, to: target.phone, text: target.message });
+      const to = target.phone;
+      return provider.send({ notificationId: target.id, to, text: target.message }).catch((error: unknown) => {
+        // Whatever the provider, the number it quotes back in any form is masked before the row, the logs and Redis see it.
+        throw withRecipientMasked(toProviderError(error), to);
+      });
     },
   };
 }
