@@ -108,11 +108,12 @@ describe('retrying a failed notification of a fallback chain', () => {
 
   it('from the queue board: one job retried gets 409 saying why, "retry all" leaves it failed, and no email goes out twice', async () => {
     const { userId, sms, email } = await smsDeliveredByEmail();
-    const login = await request(api.app).post('/admin/login').type('form').send({ api_key: TEST_API_KEY }).expect(303);
+    // As the board's own page sends them: the board refuses changes from another origin.
+    const login = await request(api.app).post('/admin/login').set('Sec-Fetch-Site', 'same-origin').type('form').send({ api_key: TEST_API_KEY }).expect(303);
     const cookie = ([] as string[]).concat(login.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${SESSION_COOKIE}=`))!.split(';')[0]!;
 
-    const one = await request(api.app).put(`/admin/queues/api/queues/sms/notification-${sms.id}/retry`).set('Cookie', cookie);
-    const all = await request(api.app).put('/admin/queues/api/queues/sms/retry/failed').set('Cookie', cookie);
+    const one = await request(api.app).put(`/admin/queues/api/queues/sms/notification-${sms.id}/retry`).set('Sec-Fetch-Site', 'same-origin').set('Cookie', cookie);
+    const all = await request(api.app).put('/admin/queues/api/queues/sms/retry/failed').set('Sec-Fetch-Site', 'same-origin').set('Cookie', cookie);
     const rows = await settled(userId);
 
     expect(one.status).toBe(409);
