@@ -18,11 +18,12 @@ function rawBodyOf(req: Request): Buffer {
 }
 
 /**
- * A request's parameters as flat strings: the query string, and a JSON or form body. Read as
- * strictly as the API's own bodies (see strict-json.ts): a parameter given twice, a NUL, a lone
- * surrogate, deep nesting or a number beyond 2^53 is refused with 400 naming it.
+ * A request's parameters as flat strings: the query string (unless `fromQuery` is false), and a
+ * JSON or form body. Read as strictly as the API's own bodies (see strict-json.ts): a parameter
+ * given twice, a NUL, a lone surrogate, deep nesting or a number beyond 2^53 is refused with 400
+ * naming it.
  */
-function paramsOf(req: Request, provider: string): Record<string, string> {
+function paramsOf(req: Request, provider: string, { fromQuery = true } = {}): Record<string, string> {
   const params: Record<string, string> = {};
   const add = (key: string, value: string) => {
     checkText(key, key);
@@ -30,9 +31,11 @@ function paramsOf(req: Request, provider: string): Record<string, string> {
     if (Object.hasOwn(params, key)) throw ValidationError.forField(key, 'is given more than once: send each parameter once');
     params[key] = value;
   };
-  for (const [key, value] of Object.entries(req.query)) {
-    if (typeof value !== 'string') throw ValidationError.forField(key, 'is given more than once: send each parameter once');
-    add(key, value);
+  if (fromQuery) {
+    for (const [key, value] of Object.entries(req.query)) {
+      if (typeof value !== 'string') throw ValidationError.forField(key, 'is given more than once: send each parameter once');
+      add(key, value);
+    }
   }
   const raw = rawBodyOf(req);
   if (raw.length === 0) return params;
@@ -48,11 +51,12 @@ function paramsOf(req: Request, provider: string): Record<string, string> {
 }
 
 /**
- * The parameters Twilio signs: those of the form body only (the query string counts as part of the
- * URL), read as strictly as {@link paramsOf} reads them.
+ * The parameters Twilio signs: those of the body only. Twilio signs the URL it called, query string
+ * included, then the POST parameters: a query parameter counted again among them would make the
+ * signature mismatch.
  */
-function twilioFormOf(req: Request): TwilioParams {
-  return parseStrictForm(rawBodyOf(req));
+function twilioParamsOf(req: Request): TwilioParams {
+  return paramsOf(req, 'Twilio', { fromQuery: false });
 }
 
 /**
@@ -127,7 +131,7 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
   });
 
   router.post(WEBHOOK_PATHS.twilioInbound, rawBodyWhen(twilioOn, 'Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL'), async (req, res) => {
-    const params = twilioFormOf(req);
+    const params = twilioParamsOf(req);
     verifyTwilioSignature(twilioAuthToken!, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
     await applyReply('twilio', params.MessageSid, params.From, params.Body);
     // An empty answer: Twilio sends no reply of its own (its opt-out handling confirms a STOP).
@@ -135,7 +139,7 @@ export function webhookRoutes({ config, dataSource, logger }: ApiDeps): Router {
   });
 
   router.post(WEBHOOK_PATHS.twilio, rawBodyWhen(twilioOn, 'Twilio', 'TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL'), async (req, res) => {
-    const params = twilioFormOf(req);
+    const params = twilioParamsOf(req);
     // Twilio signs the URL it called: the public one, not the one this process sees behind a proxy.
     verifyTwilioSignature(twilioAuthToken!, req.get('x-twilio-signature'), `${config.publicBaseUrl}${req.originalUrl}`, params);
     const receipt = twilioReceipt(params);
