@@ -6,6 +6,7 @@ import { IdempotencyKeys1795510000000 } from './1795510000000-idempotency-keys';
 import { PersonalDataAtRest1795520000000 } from './1795520000000-personal-data-at-rest';
 import { TimingAndOptOut1795530000000 } from './1795530000000-timing-and-opt-out';
 import { RenderedTemplates1795540000000 } from './1795540000000-rendered-templates';
+import { SkippedChannels1795556000000 } from './1795556000000-skipped-channels';
 
 /** Every migration, oldest first. A new migration is added here as well as in its own file. */
-export const MIGRATIONS = [InitialSchema1795470000000, DeliveryReceipts1795480000000, DeliveryLeases1795490000000, ApiKeyScopes1795500000000, IdempotencyKeys1795510000000, PersonalDataAtRest1795520000000, TimingAndOptOut1795530000000, RenderedTemplates1795540000000];
+export const MIGRATIONS = [InitialSchema1795470000000, DeliveryReceipts1795480000000, DeliveryLeases1795490000000, ApiKeyScopes1795500000000, IdempotencyKeys1795510000000, PersonalDataAtRest1795520000000, TimingAndOptOut1795530000000, RenderedTemplates1795540000000, SkippedChannels1795556000000];

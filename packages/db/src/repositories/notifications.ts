@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { Channel, DeliveryStatus, NotificationStatus } from '../entities/channel';
-import { Notification, type ChannelVariants } from '../entities/notification';
+import { Notification, type ChannelVariants, type SkippedChannel } from '../entities/notification';
 
 /** A notification to create, always `pending`. */
 export interface NewNotification {
@@ -22,6 +22,8 @@ export interface NewNotification {
   readonly html?: string | null;
   /** What it would be on each of its fallback channels. */
   readonly variants?: ChannelVariants | null;
+  /** The channels its send named that were left out, and why. */
+  readonly skippedChannels?: readonly SkippedChannel[] | null;
 }
 
 interface NotificationRow {
@@ -53,6 +55,7 @@ interface NotificationRow {
   template: string | null;
   html: string | null;
   variants: ChannelVariants | null;
+  skipped_channels: SkippedChannel[] | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -87,6 +90,7 @@ function notificationFromRow(row: NotificationRow): Notification {
     template: row.template,
     html: row.html,
     variants: row.variants,
+    skippedChannels: row.skipped_channels,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -103,12 +107,12 @@ export async function insertPendingNotifications(
   if (notifications.length === 0) return [];
   // Arrays of arrays do not unnest row by row: the fallback chains travel as comma-joined text.
   const rows: NotificationRow[] = await manager.query(
-    `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback_channels, digest_key, template, html, variants)
+    `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback_channels, digest_key, template, html, variants, skipped_channels)
      SELECT user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical,
-            CASE WHEN fallback = '' THEN NULL ELSE string_to_array(fallback, ',')::varchar[] END, digest_key, template, html, variants
+            CASE WHEN fallback = '' THEN NULL ELSE string_to_array(fallback, ',')::varchar[] END, digest_key, template, html, variants, skipped_channels
      FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[], $7::timestamptz[], $8::boolean[], $9::boolean[], $10::text[], $11::varchar[],
-                 $12::varchar[], $13::text[], $14::jsonb[])
-       AS t(user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback, digest_key, template, html, variants)
+                 $12::varchar[], $13::text[], $14::jsonb[], $15::jsonb[])
+       AS t(user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback, digest_key, template, html, variants, skipped_channels)
      RETURNING *`,
     [
       notifications.map((n) => n.userId),
@@ -125,6 +129,7 @@ export async function insertPendingNotifications(
       notifications.map((n) => n.template ?? null),
       notifications.map((n) => n.html ?? null),
       notifications.map((n) => (n.variants ? JSON.stringify(n.variants) : null)),
+      notifications.map((n) => (n.skippedChannels?.length ? JSON.stringify(n.skippedChannels) : null)),
     ],
   );
   // INSERT ... SELECT FROM unnest keeps the input order in practice, but that is not a promise
