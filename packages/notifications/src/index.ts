@@ -19,3 +19,4 @@ export { TEMPLATE_KINDS, isTemplateKind, renderTemplate, type RenderedTemplate, 
 export { settleTicketNotifications, type TicketSettlement } from './ticket-settlement';
 export { connectNotificationService } from './connect';
 export type { ConnectedNotificationService } from './connect';
+export { isGsm7, messageOn, smsSegments, smsText, type SmsAuthor, type SmsSegments } from './sms-text';

@@ -29,6 +29,7 @@ import { In, type DataSource, type EntityManager } from 'typeorm';
 import { quietUntil } from './quiet-hours';
 import { HOW_TO_REACH, unreachableReason } from './reachability';
 import { renderUnpaidSummary } from './reminder-summary';
+import { messageOn, type SmsAuthor } from './sms-text';
 import { renderTemplate } from './templates';
 
 export interface SendNotificationInput {
@@ -258,7 +259,8 @@ export class NotificationService {
       if (refusal) skipped.set(channel, refusal.reason);
       else {
         const scheduledAt = quietUntil(channel, recipient.quietHours, recipient.timezone, new Date());
-        wanted.push({ userId: recipient.userId, channel, message: input.message, subject, ticketId: ticket.id, reminderId: null, scheduledAt });
+        const message = messageOn(channel, input.message, 'caller');
+        wanted.push({ userId: recipient.userId, channel, message, subject, ticketId: ticket.id, reminderId: null, scheduledAt });
       }
     }
     const noChannel = () =>
@@ -638,25 +640,32 @@ function channelRefusal(recipient: Recipient, channel: Channel, critical: boolea
   return null;
 }
 
-/** The notifications a claimed reminder produces: one per enabled channel that reaches the user. */
+/**
+ * The notifications a claimed reminder produces: one per enabled channel that reaches the user. Its
+ * SMS is brought to the GSM alphabet: the summary as the service's own text, a reminder's own
+ * message as its author's.
+ */
 function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotification[] {
   let message: string;
   let subject: string | null;
+  let author: SmsAuthor;
   if (reminder.message !== null) {
     message = reminder.message;
     subject = reminder.subject;
+    author = 'caller';
   } else {
     const summary = reminder.unpaid && renderUnpaidSummary(reminder.unpaid, reminder, now);
     if (!summary) return [];
     message = summary.text;
     subject = reminder.subject ?? summary.subject;
+    author = 'service';
   }
   return reminder.channels
     .filter((channel) => unreachableReason(reminder, channel) === null && !reminder.optedOut[channel])
     .map((channel) => ({
       userId: reminder.userId,
       channel,
-      message,
+      message: messageOn(channel, message, author),
       subject,
       ticketId: reminder.ticketId,
       reminderId: reminder.id,
@@ -691,12 +700,13 @@ interface ChannelText {
 }
 
 /**
- * What a send says on a channel: its own text, or its template rendered for the channel in the
- * recipient's language, with the template's subject (email) or title (push) unless the send gave
- * one; checked as a message of its own would be.
+ * What a send says on a channel: its own text (as an SMS, its typography brought to the GSM
+ * alphabet), or its template rendered for the channel in the recipient's language, with the
+ * template's subject (email) or title (push) unless the send gave one; checked as a message of its
+ * own would be.
  */
 function textOn(channel: Channel, input: SendNotificationInput, recipient: Recipient): ChannelText {
-  if (!input.template) return { channel, message: input.message!, subject: subjectOrNull(input.subject), html: null };
+  if (!input.template) return { channel, message: messageOn(channel, input.message!, 'caller'), subject: subjectOrNull(input.subject), html: null };
   const rendered: { text: string; subject?: string; title?: string; html?: string } = renderTemplate(input.template.kind, channel, input.template.data, recipient);
   const subject = input.subject ?? rendered.subject ?? rendered.title;
   assertMessage(rendered.text, subject);
