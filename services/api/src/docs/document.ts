@@ -166,7 +166,7 @@ function middlewareResponses(operation: ApiOperation): Record<number, ResponseDo
   }
   const malformed = [
     operation.path.includes(':') && 'a malformed path parameter',
-    operation.query && 'a malformed query parameter',
+    operation.query ? 'a malformed or unknown query parameter' : 'a query parameter (the route takes none)',
     hasBody && 'a body that is not valid (malformed JSON, a missing, malformed or unknown field: see `errors`)',
     method === 'post' && 'a malformed Idempotency-Key',
   ].filter(Boolean);

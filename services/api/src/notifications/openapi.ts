@@ -9,7 +9,16 @@ const CHANNEL = enumeration(CHANNELS);
 const PAGE_QUERY: Record<string, Omit<ParameterObject, 'name' | 'in'>> = {
   limit: { description: 'Notifications per page.', schema: { type: 'integer', minimum: PAGE_LIMIT.min, maximum: PAGE_LIMIT.max, default: PAGE_LIMIT.default } },
   status: { description: 'Only the notifications of this status.', schema: enumeration(NOTIFICATION_STATUSES) },
-  cursor: { description: 'The `next_cursor` of the previous page.', schema: { type: 'string' } },
+  channel: { description: 'Only the notifications on this channel.', schema: CHANNEL },
+  since: {
+    description: 'Only the notifications created at or after this moment: a date-time with its offset (`2026-12-01T00:00:00+01:00`, its `+` written `%2B`).',
+    schema: DATE_TIME,
+  },
+  until: { description: 'Only the notifications created before this moment (later than `since`).', schema: DATE_TIME },
+  cursor: {
+    description: 'The `next_cursor` of the previous page. It is valid with the filters (`status`, `channel`, `since`, `until`) of that page only, and the same user: another answers 400.',
+    schema: { type: 'string' },
+  },
 };
 
 const NOT_FOUND = problem('No such notification (or another user\'s, for a user token).');

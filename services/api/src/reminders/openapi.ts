@@ -51,6 +51,7 @@ export const reminderApi: ApiDomain = {
       path: '/users/:userId/reminders',
       summary: 'List a user\'s reminders',
       access: apiKey('admin', 'self'),
+      query: { active: { description: 'Only the reminders that are on (`true`: switched on and not past their `end_at`) or off (`false`).', schema: { type: 'boolean' } } },
       responses: { 200: json('The reminders.', ref('ReminderList')), 404: problem('No such user (or another user\'s, for a user token).') },
     },
     {

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
-import { parseBody, parseId } from '../http/validation';
+import { parseBody, parseBooleanQuery, parseId } from '../http/validation';
 import { CreateReminderBody, UpdateReminderBody } from './dto';
 import { reminderJson } from './json';
 import { createReminder, deleteReminder, getReminder, listReminders, updateReminder } from './use-cases';
@@ -22,7 +22,7 @@ export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps):
   });
 
   router.get('/users/:userId/reminders', adminOrSelf, async (req, res) => {
-    const reminders = await listReminders(manager, parseId(req.params.userId, 'user_id'));
+    const reminders = await listReminders(manager, parseId(req.params.userId, 'user_id'), parseBooleanQuery(req.query.active, 'active'));
     res.json({ reminders: reminders.map(reminderJson) });
   });
 

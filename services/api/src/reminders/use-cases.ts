@@ -55,10 +55,15 @@ export async function getReminder(manager: EntityManager, id: number, ownerId?: 
   return withOrderedChannels(reminder);
 }
 
-export async function listReminders(manager: EntityManager, userId: number): Promise<ReminderWithChannels[]> {
+/**
+ * A user's reminders, all of them or only those on (or off) as {@link isActive} tells. A user has
+ * at most `LIMITS.remindersPerUser`: they are read by `IDX_reminders_user_id` and filtered here.
+ */
+export async function listReminders(manager: EntityManager, userId: number, active?: boolean): Promise<ReminderWithChannels[]> {
   if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
   const reminders = await manager.find(Reminder, { where: { userId }, relations: { channels: true }, order: { id: 'ASC' } });
-  return reminders.map(withOrderedChannels);
+  const now = new Date();
+  return reminders.filter((reminder) => active === undefined || isActive(reminder, now) === active).map(withOrderedChannels);
 }
 
 /**
