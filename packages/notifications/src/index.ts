@@ -2,6 +2,7 @@ export { BatchRefusedError, NotificationService, type RefusedInput } from './not
 export type {
   ChannelResult,
   NotificationServiceDeps,
+  PlannedReminder,
   ReminderRunSummary,
   SendNotificationInput,
   TicketNotificationInput,

@@ -6,6 +6,7 @@ import {
   cancelNotification,
   claimDueReminders,
   countRecentSms,
+  peekDueReminders,
   SMS_CAP_WINDOW_MS,
   lockDigest,
   pendingDigestTime,
@@ -16,6 +17,7 @@ import {
   resetFailedNotification,
   type Channel,
   type ClaimedReminder,
+  type DueReminderPosition,
   type NewNotification,
   type Notification,
   type MicroBatcherOptions,
@@ -85,6 +87,13 @@ export interface ReminderRunSummary {
   skipped: number;
   /** Notifications queued, per channel. */
   channels: Record<Channel, number>;
+}
+
+/** A due reminder, and the notifications a run would write for it now (none: it would be skipped). */
+export interface PlannedReminder {
+  readonly reminderId: number;
+  readonly userId: number;
+  readonly notifications: readonly NewNotification[];
 }
 
 export interface NotificationServiceDeps {
@@ -310,12 +319,7 @@ export class NotificationService {
         for (;;) {
           const { claimed, notifications } = await this.deps.dataSource.transaction(async (manager) => {
             const claimed = await claimDueReminders(manager, now, batchSize);
-            let wanted = claimed.flatMap((r) => reminderNotifications(r, now));
-            if (wanted.some((n) => this.capsSms(n.channel))) {
-              // Without per-user locks: concurrent runs may each add one SMS past the cap.
-              const over = await this.overSmsCap(manager, [...new Set(wanted.filter((n) => n.channel === 'sms').map((n) => n.userId))], false);
-              wanted = wanted.filter((n) => n.channel !== 'sms' || !over.has(n.userId));
-            }
+            const wanted = await this.withoutSmsPastCap(manager, claimed.flatMap((r) => reminderNotifications(r, now)));
             const notifications = await insertPendingNotifications(manager, wanted);
             return { claimed, notifications };
           });
@@ -342,6 +346,43 @@ export class NotificationService {
     if (failed) throw failed.reason;
     this.deps.logger.info('reminders processed', { ...summary });
     return summary;
+  }
+
+  /**
+   * What {@link processReminders} would do now, without doing any of it: the due reminders are read,
+   * not claimed (nor locked, nor moved to their next period), and no notification is written or
+   * queued. Each due reminder is handed to `onReminder` with the notifications it would write, as
+   * it is read.
+   */
+  async previewReminders(options: { now?: Date; onReminder?: (planned: PlannedReminder) => void } = {}): Promise<ReminderRunSummary> {
+    const now = options.now ?? new Date();
+    const { manager } = this.deps.dataSource;
+    const summary: ReminderRunSummary = { processed: 0, skipped: 0, channels: { email: 0, sms: 0, push: 0 } };
+    let after: DueReminderPosition | undefined;
+    for (;;) {
+      const due = await peekDueReminders(manager, now, this.deps.reminderBatchSize, after);
+      const byReminder = new Map<number | null, NewNotification[]>();
+      for (const notification of await this.withoutSmsPastCap(manager, due.flatMap((r) => reminderNotifications(r, now)))) {
+        byReminder.set(notification.reminderId, [...(byReminder.get(notification.reminderId) ?? []), notification]);
+      }
+      for (const reminder of due) {
+        const notifications = byReminder.get(reminder.id) ?? [];
+        if (notifications.length > 0) summary.processed += 1;
+        else summary.skipped += 1;
+        for (const notification of notifications) summary.channels[notification.channel] += 1;
+        options.onReminder?.({ reminderId: reminder.id, userId: reminder.userId, notifications });
+      }
+      if (due.length < this.deps.reminderBatchSize) return summary;
+      after = due.at(-1);
+    }
+  }
+
+  /** Reminders' notifications but the SMS of users past the daily cap, who get none from reminders. */
+  private async withoutSmsPastCap(manager: EntityManager, wanted: NewNotification[]): Promise<NewNotification[]> {
+    if (!wanted.some((n) => this.capsSms(n.channel))) return wanted;
+    // Without per-user locks: concurrent runs may each add one SMS past the cap.
+    const over = await this.overSmsCap(manager, [...new Set(wanted.filter((n) => n.channel === 'sms').map((n) => n.userId))], false);
+    return wanted.filter((n) => n.channel !== 'sms' || !over.has(n.userId));
   }
 
   /**
