@@ -42,7 +42,7 @@ export async function connectNotificationService(
   }
   redis.on('error', (error) => logger.warn('redis connection error', { error }));
 
-  const queues = new DeliveryQueues(redis, config.redis.queuePrefix, config.delivery);
+  const queues = new DeliveryQueues(redis, config.redis.queuePrefix);
   const service = new NotificationService({
     dataSource,
     queues,
