@@ -8,9 +8,10 @@ import { insertReminder, insertTicket, insertUser } from '@test/factories';
 import { createTestEnvironment, type TestEnvironment } from '@test/test-environment';
 import { Queue } from 'bullmq';
 
-// The command-line tools as an operator runs them (built by `npm test` first): each prints its usage
-// on --help and does nothing else, refuses what it does not take with exit status 2, and
-// reminders:process --dry-run says what it would send without doing anything.
+// The command-line tools as an operator runs them (built by `npm test` first), and the services'
+// own entry points: each prints its usage on --help and does nothing else, refuses what it does not
+// take with exit status 2, and reminders:process --dry-run says what it would send without doing
+// anything.
 
 const root = join(__dirname, '..', '..');
 const run = promisify(execFile);
@@ -18,6 +19,9 @@ const CLIS = {
   'reminders:process': 'services/worker/dist/reminders/cli.js',
   'api-key': 'services/api/dist/api-keys/cli.js',
   migrate: 'packages/db/dist/cli/migrate.js',
+  // The services themselves take no argument.
+  'start:api': 'services/api/dist/main.js',
+  'start:worker': 'services/worker/dist/main.js',
 } as const;
 
 interface Outcome {
@@ -38,6 +42,9 @@ async function cli(name: keyof typeof CLIS, args: string[], env: Record<string, 
   }
 }
 
+// Each test starts processes, several seconds each on a busy machine.
+jest.setTimeout(60_000);
+
 let env: TestEnvironment;
 let variables: Record<string, string>;
 beforeAll(async () => {
@@ -50,6 +57,10 @@ beforeAll(async () => {
     OUTBOX_DIR: env.outboxDir,
     LOG_LEVEL: 'warn',
     DEFAULT_QUIET_HOURS: 'off',
+    // A service that started anyway must not take a port of the machine's.
+    HOST: '127.0.0.1',
+    PORT: '0',
+    HEALTH_PORT: '0',
   };
 });
 afterAll(() => env.cleanup());
@@ -75,9 +86,9 @@ describe.each(Object.keys(CLIS) as Array<keyof typeof CLIS>)('npm run %s', (name
     const due = await dueReminder();
     const unreachable = { ...variables, DATABASE_URL: 'postgres://127.0.0.1:1/notofine', REDIS_URL: 'redis://127.0.0.1:1' };
 
-    for (const flag of ['--help', '-h']) {
-      const outcome = await cli(name, [flag], unreachable);
+    const outcomes = await Promise.all(['--help', '-h'].map((flag) => cli(name, [flag], unreachable)));
 
+    for (const outcome of outcomes) {
       expect(outcome).toMatchObject({ code: 0, stderr: '' });
       expect(outcome.stdout).toMatch(/^Usage:/);
       expect(outcome.stdout).toContain('--help');
@@ -88,9 +99,9 @@ describe.each(Object.keys(CLIS) as Array<keyof typeof CLIS>)('npm run %s', (name
   it('refuses an unknown option or argument with exit status 2, what is wrong and its usage, and does nothing', async () => {
     const due = await dueReminder();
 
-    for (const args of [['--frobnicate'], ['--dry-rn'], ['now', 'please']]) {
-      const outcome = await cli(name, name === 'api-key' ? ['list', ...args] : args);
+    const outcomes = await Promise.all([['--frobnicate'], ['--dry-rn'], ['now', 'please']].map((args) => cli(name, name === 'api-key' ? ['list', ...args] : args)));
 
+    for (const outcome of outcomes) {
       expect(outcome.code).toBe(2);
       expect(outcome.stdout).toBe('');
       expect(outcome.stderr).toMatch(/frobnicate|dry-rn|"now"|"please"/);
