@@ -64,40 +64,6 @@ export function parseStringQuery(value: unknown, name: string): string | undefin
   return value;
 }
 
-/** An optional query parameter among `values`. */
-export function parseEnumQuery<T extends string>(value: unknown, name: string, values: readonly T[]): T | undefined {
-  const text = parseStringQuery(value, name);
-  if (text !== undefined && !values.includes(text as T)) throw ValidationError.forField(`query.${name}`, `must be one of ${values.join(', ')}`);
-  return text as T | undefined;
-}
-
-/** An optional `true` or `false` query parameter. */
-export function parseBooleanQuery(value: unknown, name: string): boolean | undefined {
-  const text = parseEnumQuery(value, name, ['true', 'false']);
-  return text === undefined ? undefined : text === 'true';
-}
-
-const DATE_TIME_QUERY = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/**
- * An optional date-time query parameter with its offset (`2026-12-01T09:00:00+01:00`). A `+` left
- * unencoded in a URL reads as a space: an offset written so is taken as the `+` it was.
- */
-export function parseDateTimeQuery(value: unknown, name: string): Date | undefined {
-  const text = parseStringQuery(value, name)?.replace(/ (\d{2}:\d{2})$/, '+$1');
-  if (text === undefined) return undefined;
-  const date = DATE_TIME_QUERY.test(text) ? new Date(text) : undefined;
-  if (!date || Number.isNaN(date.getTime()) || !isCalendarDay(text.slice(0, 10))) {
-    throw ValidationError.forField(`query.${name}`, 'must be a date-time with its offset, such as 2026-12-01T09:00:00+01:00 (+ written %2B)');
-  }
-  return date;
-}
-
-/** Whether `YYYY-MM-DD` is a day of the calendar (JavaScript reads February 30 as March 2). */
-function isCalendarDay(day: string): boolean {
-  return new Date(`${day}T00:00:00Z`).toISOString().startsWith(day);
-}
-
 /** Throws a single {@link ValidationError} whose detail lists every field error. */
 export function validationErrorOf(errors: readonly FieldError[]): ValidationError {
   const detail = errors.map((error) => `${error.field} ${error.message}`).join('; ');

@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
-import { parseBody, parseBooleanQuery, parseId } from '../http/validation';
+import { parseBooleanQuery } from '../http/query-parameters';
+import { parseBody, parseId } from '../http/validation';
 import { CreateReminderBody, UpdateReminderBody } from './dto';
 import { reminderJson } from './json';
 import { createReminder, deleteReminder, getReminder, listReminders, updateReminder } from './use-cases';
