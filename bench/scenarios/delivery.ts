@@ -48,7 +48,7 @@ export async function runDelivery(ctx: Context): Promise<ScenarioResult> {
     const env = { ...scope.serviceEnv, ...loopbacks.env };
     const config = loadConfig(env);
     await redis.connect();
-    queues = new DeliveryQueues(redis, scope.id, config.delivery);
+    queues = new DeliveryQueues(redis, scope.id);
     for (const channel of CHANNELS) await queues.queue(channel).pause();
 
     const enqueueObserver = await Observer.start(settings, ctx.pgStatements);

@@ -1,4 +1,3 @@
-import { loadConfig } from '@notofine/config';
 import { DeliveryQueues, createRedis } from '@notofine/queue';
 import autocannon from 'autocannon';
 import type { Context } from '../lib/context';
@@ -98,10 +97,9 @@ export async function runMemory(ctx: Context): Promise<ScenarioResult> {
     const observation = await observer.stop();
 
     // Did the worker keep up? What is still queued, and what the rows say.
-    const config = loadConfig(env);
     const redis = createRedis(settings.redisUrl, 'producer', 'notofine-bench-memory');
     await redis.connect();
-    const queues = new DeliveryQueues(redis, scope.id, config.delivery);
+    const queues = new DeliveryQueues(redis, scope.id);
     let backlog = 0;
     for (const channel of CHANNELS) {
       const counts = await queues.queue(channel).getJobCounts('waiting', 'active', 'delayed');

@@ -78,7 +78,7 @@ export async function runReminders(ctx: Context): Promise<ScenarioResult> {
     const dataSource = await connectDatabase(config.database, { applicationName: 'notofine-bench-reminders' });
     const redis = createRedis(config.redis.url, 'worker', 'notofine-bench-reminders');
     await connectRedis(redis, config.redis.url);
-    const queues = new TimedQueues(redis, config.redis.queuePrefix, config.delivery);
+    const queues = new TimedQueues(redis, config.redis.queuePrefix);
     const logger = createLogger({ service: 'bench-reminders', level: 'info', format: 'json', stream: createWriteStream(join(LOG_DIR, 'reminders-in-process.log')) });
     const service = new NotificationService({ dataSource, queues, logger, reminderBatchSize: config.reminders.batchSize, smsDailyCap: config.security.smsDailyCap });
     try {

@@ -113,7 +113,7 @@ describe('npm run api-key', () => {
     expect(JSON.stringify(stored)).not.toContain(key);
 
     const listed = await node('services/api/dist/api-keys/cli.js', ['list'], variables);
-    expect(listed.stdout).toMatch(/backend\tadmin\tactive\tnever used/);
+    expect(listed.stdout).toMatch(/backend\tadmin\tactive\tnever\n/);
     expect(listed.stdout).not.toContain(key);
   });
 
@@ -123,13 +123,13 @@ describe('npm run api-key', () => {
 
     expect(created.stdout).toContain('(scope send)');
     expect(await env.db.query(`SELECT scope FROM api_keys WHERE name = 'mobile-backend'`)).toEqual([{ scope: 'send' }]);
-    expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('--scope must be one of admin, send') });
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining('--scope must be one of admin, send') });
   });
 
   it('explains its usage when the command is wrong', async () => {
     const outcome = await node('services/api/dist/api-keys/cli.js', ['create'], variables);
 
-    expect(outcome.code).toBe(1);
+    expect(outcome.code).toBe(2);
     expect(outcome.stderr).toContain('--name is required');
   });
 });

@@ -279,6 +279,7 @@ const schema = z.object({
   HTTP_WEBHOOK_BODY_LIMIT: byteSize.default(5 * 1024 * 1024),
   LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
   LOG_FORMAT: oneOf(['json', 'pretty']).optional(),
+  // At most MAX_DELIVERY_ATTEMPTS of @notofine/queue, the attempts delivery jobs are queued with.
   DELIVERY_ATTEMPTS: integer(1, 50).default(5),
   DELIVERY_BACKOFF_MS: integer(10, 3_600_000).default(1000),
   WORKER_CONCURRENCY: integer(1, 1000).default(50),

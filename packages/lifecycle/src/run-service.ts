@@ -1,4 +1,4 @@
-import { ConfigError } from '@notofine/config';
+import { ConfigError, USAGE_EXIT_CODE, UsageError, parseCommandLine } from '@notofine/config';
 import { StartupError } from '@notofine/errors';
 
 /** A started service: `stop()` drains it (in-flight work finished, connections closed). */
@@ -7,13 +7,27 @@ export interface RunningService {
 }
 
 /**
- * The whole of a service's `main`: starts it, and on SIGTERM or SIGINT stops it and exits.
+ * The whole of a service's `main`: starts it, and on SIGTERM or SIGINT stops it and exits. It
+ * takes no argument: `--help` prints its usage, anything else exits 2 without starting it.
  *
  * A start-up failure the operator can fix (bad configuration, unreachable database) prints its
  * message alone, without a stack trace, and exits with status 1. A second signal during the stop
  * exits at once.
  */
 export function runService(name: string, start: () => Promise<RunningService>): void {
+  // A service takes no argument: --help says so, anything else is refused before it starts.
+  const usage = `Usage: node services/${name}/dist/main.js (npm run start:${name})\n\nStarts the ${name} service, configured by environment variables (see the README's Configuration);\nSIGTERM or SIGINT stops it gracefully.\n\n  -h, --help  print this help\n`;
+  try {
+    if (parseCommandLine({}).help) {
+      process.stdout.write(usage);
+      return;
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${name}: ${error.message}\n\n${usage}`);
+    process.exitCode = USAGE_EXIT_CODE;
+    return;
+  }
   start().then(
     (service) => {
       let stopping = false;

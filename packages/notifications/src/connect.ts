@@ -42,7 +42,7 @@ export async function connectNotificationService(
   }
   watchRedisConnection(redis, { connection: 'queues', logger, stillDownEveryMs: config.redis.downLogIntervalMs });
 
-  const queues = new DeliveryQueues(redis, config.redis.queuePrefix, config.delivery);
+  const queues = new DeliveryQueues(redis, config.redis.queuePrefix);
   for (const channel of CHANNELS) logQueueErrors(queues.queue(channel), logger, { queue: channel });
   const service = new NotificationService({
     dataSource,

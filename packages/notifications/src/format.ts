@@ -32,9 +32,19 @@ export function formatEuros(cents: number, locale: string): string {
   return plainSpaces(eurosIn(locale).format(cents / 100));
 }
 
-/** A `YYYY-MM-DD` date as the locale writes it in full: `15 décembre 2026`, `December 15, 2026`. */
+/**
+ * A `YYYY-MM-DD` date as the locale writes it in full: `15 décembre 2026`, `December 15, 2026`. In
+ * French the first of the month is written `1er` (`1er octobre 2026`), which Intl does not do.
+ */
 export function formatDate(isoDate: string, locale: string): string {
-  return plainSpaces(longDateIn(locale).format(new Date(`${isoDate}T00:00:00Z`)));
+  const date = new Date(`${isoDate}T00:00:00Z`);
+  if (date.getUTCDate() !== 1 || !/^fr(?![a-z])/i.test(locale)) return plainSpaces(longDateIn(locale).format(date));
+  return plainSpaces(
+    longDateIn(locale)
+      .formatToParts(date)
+      .map((part) => (part.type === 'day' ? `${part.value}er` : part.value))
+      .join(''),
+  );
 }
 
 /** Today's date, `YYYY-MM-DD`, in a time zone. */

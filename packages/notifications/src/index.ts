@@ -2,6 +2,7 @@ export { BatchRefusedError, NotificationService, chainBlockedRetry, type Refused
 export type {
   ChannelResult,
   NotificationServiceDeps,
+  PlannedReminder,
   ReminderRunSummary,
   SendNotificationInput,
   TicketNotificationInput,
@@ -29,3 +30,4 @@ export {
 export { settleTicketNotifications, type TicketSettlement } from './ticket-settlement';
 export { connectNotificationService } from './connect';
 export type { ConnectedNotificationService } from './connect';
+export { isGsm7, messageOn, smsSegments, smsText, type SmsAuthor, type SmsSegments } from './sms-text';

@@ -6,6 +6,7 @@ import {
   cancelNotification,
   claimDueReminders,
   countRecentSms,
+  peekDueReminders,
   SMS_CAP_WINDOW_MS,
   lockDigest,
   pendingDigestTime,
@@ -18,13 +19,14 @@ import {
   resetFailedNotification,
   type Channel,
   type ChainBlocker,
-  type ChannelVariants,
   type IdempotentWrite,
   type ClaimedReminder,
+  type DueReminderPosition,
   type NewNotification,
   type Notification,
   type MicroBatcherOptions,
   type Recipient,
+  type SkippedChannel,
 } from '@notofine/db';
 import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
 import type { Logger } from '@notofine/logger';
@@ -33,6 +35,7 @@ import { In, type DataSource, type EntityManager } from 'typeorm';
 import { quietUntil } from './quiet-hours';
 import { HOW_TO_REACH, unprovenReason, unreachableReason } from './reachability';
 import { renderUnpaidSummary } from './reminder-summary';
+import { messageOn, type SmsAuthor } from './sms-text';
 import { renderTemplate } from './templates';
 
 export interface SendNotificationInput {
@@ -40,6 +43,7 @@ export interface SendNotificationInput {
   /** The text; or, instead, a template rendered in the user's language for the channel. */
   readonly message?: string | undefined;
   readonly template?: { readonly kind: string; readonly data: unknown } | undefined;
+  /** The channel to send on; when it cannot take the notification, the first of `fallback` that can. */
   readonly channel: Channel;
   /** Email subject, push title; a default is used when absent. */
   readonly subject?: string | null | undefined;
@@ -51,7 +55,11 @@ export interface SendNotificationInput {
   readonly urgent?: boolean | undefined;
   /** A transactional notice: goes out even on a channel the user opted out of or turned off. */
   readonly critical?: boolean | undefined;
-  /** Channels to try next, in order, should this one end `failed`; those that could not take it (unreachable, turned off, unsubscribed) are left out. */
+  /**
+   * Channels to try next, in order, should this one end `failed`; those that cannot take it
+   * (unreachable, turned off, unsubscribed) are left out, and the notification starts on the first
+   * of `channel` and these that can.
+   */
   readonly fallback?: readonly Channel[] | undefined;
   /** Pending notifications of the user on the channel with this key go out as one message. */
   readonly digestKey?: string | null | undefined;
@@ -83,6 +91,13 @@ export interface ReminderRunSummary {
   skipped: number;
   /** Notifications queued, per channel. */
   channels: Record<Channel, number>;
+}
+
+/** A due reminder, and the notifications a run would write for it now (none: it would be skipped). */
+export interface PlannedReminder {
+  readonly reminderId: number;
+  readonly userId: number;
+  readonly notifications: readonly NewNotification[];
 }
 
 export interface NotificationServiceDeps {
@@ -133,11 +148,15 @@ export class NotificationService {
   /**
    * Sends one notification to a user on one channel: at once, or at `sendAt`, at the end of the
    * user's quiet hours, or with its digest (the row's `scheduledAt`, the job delayed till then).
+   * When the channel cannot take it (the user cannot be reached there, turned it off, unsubscribed,
+   * or an SMS past the daily cap), it goes on the first of its `fallback` channels that can: the
+   * notification's `channel` says which, its `skippedChannels` why the others were left out.
    *
    * @throws {@link NotFoundError} for an unknown user or ticket
-   * @throws {@link UnprocessableError} for a ticket of another user, or a channel the user cannot
-   *   be reached on, has turned off or unsubscribed from (the last two unless `critical`)
-   * @throws {@link AppError} 429 when an SMS would pass the user's daily cap
+   * @throws {@link UnprocessableError} for a ticket of another user, or when neither the channel
+   *   nor any fallback can take it: the user cannot be reached there, has turned it off or
+   *   unsubscribed from it (the last two unless `critical`)
+   * @throws {@link AppError} 429 when an SMS with no fallback that can take it would pass the user's daily cap
    * @param options.idempotency - the idempotent request this send carries out: its response is
    *   recorded with the notification, in the same transaction
    */
@@ -224,8 +243,15 @@ export class NotificationService {
     if (accepted.length === 0 || (mode === 'all' && accepted.length < inputs.length)) return outcomes;
 
     const insert = async (transaction: EntityManager): Promise<{ kept: Accepted[]; written: Notification[] }> => {
-      for (const { index, error } of await this.smsCapRefusals(transaction, accepted)) outcomes[index] = { error };
-      const kept = accepted.filter((item) => outcomes[item.index] === undefined);
+      // An SMS past the cap is refused, or passed over for the next channel of its chain.
+      const capped = new Map((await this.smsCapRefusals(transaction, accepted)).map(({ index, error }) => [index, error]));
+      const kept: Accepted[] = [];
+      for (const item of accepted) {
+        const error = capped.get(item.index);
+        if (error === undefined) kept.push(item);
+        else if (item.chain.length > 1) kept.push(passedOver(item, `the user reached the daily cap of ${this.deps.smsDailyCap} SMS`));
+        else outcomes[item.index] = { error };
+      }
       if (mode === 'all' && kept.length < accepted.length) return { kept: [], written: [] };
       // In user order, as every transaction takes them: two sets of sends never wait on each other.
       for (const userId of [...new Set(kept.filter((item) => item.wanted.digestKey).map((item) => item.recipient.userId))].sort((a, b) => a - b)) {
@@ -274,7 +300,8 @@ export class NotificationService {
       if (refusal) skipped.set(channel, refusal.reason);
       else {
         const scheduledAt = quietUntil(channel, recipient.quietHours, recipient.timezone, new Date());
-        wanted.push({ userId: recipient.userId, channel, message: input.message, subject, ticketId: ticket.id, reminderId: null, scheduledAt });
+        const message = messageOn(channel, input.message, 'caller');
+        wanted.push({ userId: recipient.userId, channel, message, subject, ticketId: ticket.id, reminderId: null, scheduledAt });
       }
     }
     const noChannel = () =>
@@ -328,12 +355,7 @@ export class NotificationService {
         for (;;) {
           const { claimed, notifications } = await this.deps.dataSource.transaction(async (manager) => {
             const claimed = await claimDueReminders(manager, now, batchSize);
-            let wanted = claimed.flatMap((r) => reminderNotifications(r, now));
-            if (wanted.some((n) => this.capsSms(n.channel))) {
-              // Without per-user locks: concurrent runs may each add one SMS past the cap.
-              const over = await this.overSmsCap(manager, [...new Set(wanted.filter((n) => n.channel === 'sms').map((n) => n.userId))], false);
-              wanted = wanted.filter((n) => n.channel !== 'sms' || !over.has(n.userId));
-            }
+            const wanted = await this.withoutSmsPastCap(manager, claimed.flatMap((r) => reminderNotifications(r, now)));
             const notifications = await insertPendingNotifications(manager, wanted);
             return { claimed, notifications };
           });
@@ -360,6 +382,43 @@ export class NotificationService {
     if (failed) throw failed.reason;
     this.deps.logger.info('reminders processed', { ...summary });
     return summary;
+  }
+
+  /**
+   * What {@link processReminders} would do now, without doing any of it: the due reminders are read,
+   * not claimed (nor locked, nor moved to their next period), and no notification is written or
+   * queued. Each due reminder is handed to `onReminder` with the notifications it would write, as
+   * it is read.
+   */
+  async previewReminders(options: { now?: Date; onReminder?: (planned: PlannedReminder) => void } = {}): Promise<ReminderRunSummary> {
+    const now = options.now ?? new Date();
+    const { manager } = this.deps.dataSource;
+    const summary: ReminderRunSummary = { processed: 0, skipped: 0, channels: { email: 0, sms: 0, push: 0 } };
+    let after: DueReminderPosition | undefined;
+    for (;;) {
+      const due = await peekDueReminders(manager, now, this.deps.reminderBatchSize, after);
+      const byReminder = new Map<number | null, NewNotification[]>();
+      for (const notification of await this.withoutSmsPastCap(manager, due.flatMap((r) => reminderNotifications(r, now)))) {
+        byReminder.set(notification.reminderId, [...(byReminder.get(notification.reminderId) ?? []), notification]);
+      }
+      for (const reminder of due) {
+        const notifications = byReminder.get(reminder.id) ?? [];
+        if (notifications.length > 0) summary.processed += 1;
+        else summary.skipped += 1;
+        for (const notification of notifications) summary.channels[notification.channel] += 1;
+        options.onReminder?.({ reminderId: reminder.id, userId: reminder.userId, notifications });
+      }
+      if (due.length < this.deps.reminderBatchSize) return summary;
+      after = due.at(-1);
+    }
+  }
+
+  /** Reminders' notifications but the SMS of users past the daily cap, who get none from reminders. */
+  private async withoutSmsPastCap(manager: EntityManager, wanted: NewNotification[]): Promise<NewNotification[]> {
+    if (!wanted.some((n) => this.capsSms(n.channel))) return wanted;
+    // Without per-user locks: concurrent runs may each add one SMS past the cap.
+    const over = await this.overSmsCap(manager, [...new Set(wanted.filter((n) => n.channel === 'sms').map((n) => n.userId))], false);
+    return wanted.filter((n) => n.channel !== 'sms' || !over.has(n.userId));
   }
 
   /**
@@ -514,7 +573,15 @@ interface Written {
 interface Accepted {
   /** Its position among the sends. */
   readonly index: number;
+  readonly input: SendNotificationInput;
   readonly recipient: Recipient;
+  /**
+   * What it says on each channel it may go on, in order: the first is the row's; should that one be
+   * refused when the row is written (the SMS cap), the next takes it.
+   */
+  readonly chain: readonly ChannelText[];
+  /** The channels it named that cannot take it, and why. */
+  readonly skipped: readonly SkippedChannel[];
   /** The row, but for when it goes out. */
   readonly wanted: NewNotification;
   readonly sendAt: Date | null;
@@ -552,37 +619,73 @@ export class BatchRefusedError extends UnprocessableError {
 }
 
 /**
- * Checks one send against its recipient and its ticket's owner, and renders its template.
+ * Checks one send against its recipient and its ticket's owner, renders its template for each
+ * channel it may go on, and starts its chain at the first of its channel and fallbacks that can
+ * take it.
  *
  * @throws {@link AppError} as {@link NotificationService.sendNotification} documents
  */
 function acceptedSend(index: number, input: SendNotificationInput, recipient: Recipient | undefined, ticketOwners: ReadonlyMap<number, number>): Accepted {
   if (!input.template) assertMessage(input.message ?? '', input.subject);
   if (!recipient) throw new NotFoundError('User', input.userId);
-  const { message, subject, html } = input.template ? renderedFor(input.template, input.channel, recipient, input.subject) : { message: input.message!, subject: input.subject, html: null };
-  if (input.template) assertMessage(message, subject);
+  // The template's data is checked first, whatever channel the send ends up on.
+  const requested = textOn(input.channel, input, recipient);
   if (input.ticketId != null) assertTicketOf(ticketOwners, input.ticketId, recipient.userId);
 
   const critical = input.critical ?? false;
-  const refusal = channelRefusal(recipient, input.channel, critical);
-  if (refusal) throw new UnprocessableError(refusal.type, refusal.title, refusal.detail, [{ field: 'channel', message: refusal.detail }]);
+  const skipped: SkippedChannel[] = [];
+  const chain: ChannelText[] = [];
+  for (const channel of namedChannels(input)) {
+    const refusal = channelRefusal(recipient, channel, critical);
+    if (refusal) skipped.push({ channel, reason: refusal.reason });
+    else chain.push(channel === input.channel ? requested : textOn(channel, input, recipient));
+  }
+  if (chain.length === 0) throw refusedEverywhere(channelRefusal(recipient, input.channel, critical)!, skipped);
+  return { index, input, recipient, chain, skipped, wanted: notificationOn(input, recipient, chain, skipped), sendAt: input.sendAt ?? null };
+}
 
-  let wanted: NewNotification = {
+/** The channels a send names, in the order it would try them: its own, then its fallbacks. */
+function namedChannels(input: SendNotificationInput): Channel[] {
+  return [input.channel, ...(input.fallback ?? [])];
+}
+
+/** A send that cannot go out at all: the refusal of its own channel, and of each fallback it named. */
+function refusedEverywhere(refusal: ChannelRefusal, skipped: readonly SkippedChannel[]): UnprocessableError {
+  const fallbacks = skipped.slice(1);
+  const errors = [{ field: 'channel', message: refusal.detail }, ...fallbacks.map((s, i) => ({ field: `fallback[${i}]`, message: `${s.channel}: ${s.reason}` }))];
+  const detail = fallbacks.length === 0 ? refusal.detail : `${refusal.detail} Nor can its fallbacks: ${fallbacks.map((s) => `${s.channel} (${s.reason})`).join(', ')}.`;
+  return new UnprocessableError(refusal.type, refusal.title, detail, errors);
+}
+
+/** The same send, its first channel passed over (for `reason`): the next one of its chain takes it. */
+function passedOver(item: Accepted, reason: string): Accepted {
+  const [first, ...chain] = item.chain;
+  const named = namedChannels(item.input);
+  const skipped = [...item.skipped, { channel: first!.channel, reason }].sort((a, b) => named.indexOf(a.channel) - named.indexOf(b.channel));
+  return { ...item, chain, skipped, wanted: notificationOn(item.input, item.recipient, chain, skipped) };
+}
+
+/** The row of a send going out on the first channel of `chain`, the others its fallbacks, in order. */
+function notificationOn(input: SendNotificationInput, recipient: Recipient, chain: readonly ChannelText[], skipped: readonly SkippedChannel[]): NewNotification {
+  const [first, ...fallbacks] = chain;
+  // What a stand-in on a fallback channel says, where it says something else than this one.
+  const differing = fallbacks.filter((text) => text.message !== first!.message || text.subject !== first!.subject || text.html !== first!.html);
+  return {
     userId: recipient.userId,
-    channel: input.channel,
-    message,
-    subject: subjectOrNull(subject),
+    channel: first!.channel,
+    message: first!.message,
+    subject: first!.subject,
     ticketId: input.ticketId ?? null,
     reminderId: null,
     urgent: input.urgent ?? false,
-    critical,
-    fallbackChannels: reachableFallbacks(recipient, input.fallback, critical),
+    critical: input.critical ?? false,
+    fallbackChannels: fallbacks.length > 0 ? fallbacks.map((text) => text.channel) : null,
     digestKey: input.digestKey ?? null,
     template: input.template?.kind ?? null,
-    html,
+    html: first!.html,
+    variants: differing.length > 0 ? Object.fromEntries(differing.map(({ channel, ...text }) => [channel, text])) : null,
+    skippedChannels: skipped.length > 0 ? skipped : null,
   };
-  if (input.template && wanted.fallbackChannels) wanted = { ...wanted, variants: variantsFor(input.template, wanted.fallbackChannels, recipient, input.subject) };
-  return { index, recipient, wanted, sendAt: input.sendAt ?? null };
 }
 
 /** Why a failed notification of a fallback chain may not be sent again. */
@@ -656,29 +759,25 @@ function channelRefusal(recipient: Recipient, channel: Channel, critical: boolea
 }
 
 /**
- * The fallback channels that can take over: those the user can be reached on and accepts (a
- * critical notice's, where it could go itself). Null when none is left.
- */
-function reachableFallbacks(recipient: Recipient, fallback: readonly Channel[] | undefined, critical: boolean): readonly Channel[] | null {
-  const usable = (fallback ?? []).filter((channel) => channelRefusal(recipient, channel, critical) === null);
-  return usable.length > 0 ? usable : null;
-}
-
-/**
  * The notifications a claimed reminder produces: one per enabled channel that reaches the user
- * (and, for a text written with a user token, on an address the user proved).
+ * (and, for a text written with a user token, on an address the user proved). Its SMS is brought
+ * to the GSM alphabet: the summary as the service's own text, a reminder's own message as its
+ * author's.
  */
 function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotification[] {
   let message: string;
   let subject: string | null;
+  let author: SmsAuthor;
   if (reminder.message !== null) {
     message = reminder.message;
     subject = reminder.subject;
+    author = 'caller';
   } else {
     const summary = reminder.unpaid && renderUnpaidSummary(reminder.unpaid, reminder, now);
     if (!summary) return [];
     message = summary.text;
     subject = reminder.subject ?? summary.subject;
+    author = 'service';
   }
   return reminder.channels
     .filter((channel) => unreachableReason(reminder, channel) === null && !reminder.optedOut[channel])
@@ -686,7 +785,7 @@ function reminderNotifications(reminder: ClaimedReminder, now: Date): NewNotific
     .map((channel) => ({
       userId: reminder.userId,
       channel,
-      message,
+      message: messageOn(channel, message, author),
       subject,
       ticketId: reminder.ticketId,
       reminderId: reminder.id,
@@ -713,29 +812,26 @@ function assertMessage(message: string, subject: string | null | undefined): voi
   }
 }
 
-/**
- * A template's text for the channel in the recipient's language, its subject (email) or title
- * (push) unless the caller gave one, and an email's HTML body.
- */
-function renderedFor(
-  template: { readonly kind: string; readonly data: unknown },
-  channel: Channel,
-  recipient: Recipient,
-  subject: string | null | undefined,
-): { message: string; subject: string | null | undefined; html: string | null } {
-  const rendered: { text: string; subject?: string; title?: string; html?: string } = renderTemplate(template.kind, channel, template.data, recipient);
-  return { message: rendered.text, subject: subject ?? rendered.subject ?? rendered.title, html: rendered.html ?? null };
+/** What a send says on one channel: its text, subject (email) or title (push), and an email's HTML body. */
+interface ChannelText {
+  readonly channel: Channel;
+  readonly message: string;
+  readonly subject: string | null;
+  readonly html: string | null;
 }
 
-/** What a template writes on each fallback channel, checked as a message of its own would be. */
-function variantsFor(template: { readonly kind: string; readonly data: unknown }, channels: readonly Channel[], recipient: Recipient, subject: string | null | undefined): ChannelVariants {
-  return Object.fromEntries(
-    channels.map((channel) => {
-      const rendered = renderedFor(template, channel, recipient, subject);
-      assertMessage(rendered.message, rendered.subject);
-      return [channel, { message: rendered.message, subject: subjectOrNull(rendered.subject), html: rendered.html }];
-    }),
-  );
+/**
+ * What a send says on a channel: its own text (as an SMS, its typography brought to the GSM
+ * alphabet), or its template rendered for the channel in the recipient's language, with the
+ * template's subject (email) or title (push) unless the send gave one; checked as a message of its
+ * own would be.
+ */
+function textOn(channel: Channel, input: SendNotificationInput, recipient: Recipient): ChannelText {
+  if (!input.template) return { channel, message: messageOn(channel, input.message!, 'caller'), subject: subjectOrNull(input.subject), html: null };
+  const rendered: { text: string; subject?: string; title?: string; html?: string } = renderTemplate(input.template.kind, channel, input.template.data, recipient);
+  const subject = input.subject ?? rendered.subject ?? rendered.title;
+  assertMessage(rendered.text, subject);
+  return { channel, message: rendered.text, subject: subjectOrNull(subject), html: rendered.html ?? null };
 }
 
 /** Characters as PostgreSQL's varchar counts them: code points, an emoji being one (two UTF-16 units). */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CHANNELS, type Channel } from '@notofine/db';
 import { ValidationError } from '@notofine/errors';
 import { formatDate, formatEuros, today } from './format';
+import { isGsm7Character, messageOn } from './sms-text';
 
 /** The kinds of message senders may render, one file per kind and language in `templates/`. */
 export const TEMPLATE_KINDS = ['ticket_due', 'ticket_overdue', 'ticket_paid', 'reminder_summary', 'payment_link'] as const;
@@ -165,27 +166,6 @@ function renderParts(parts: readonly Part[], values: TemplateValues, encode: (va
     .join('');
 }
 
-// ---- GSM 03.38: what an SMS may hold and stay in 7-bit segments of 160 characters ----
-
-const GSM7_BASIC = '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
-const GSM7_EXTENSION = '\f^{}\\[~]|€';
-const isGsm7 = (char: string): boolean => GSM7_BASIC.includes(char) || GSM7_EXTENSION.includes(char);
-const GSM7_LOOKALIKES: Readonly<Record<string, string>> = { '‘': "'", '’': "'", '‚': "'", '“': '"', '”': '"', '„': '"', '«': '"', '»': '"', '–': '-', '—': '-', œ: 'oe', Œ: 'OE' };
-
-/**
- * A value written into an SMS, its characters outside the GSM alphabet replaced by a close one
- * (`août` → `aout`, `ç` → `c`, `’` → `'`, no-break space → space): a single other character would
- * send the whole SMS in UCS-2, in segments of 70 characters. Characters with no close one stay.
- */
-function toGsm7(value: string): string {
-  return Array.from(value, (char) => {
-    if (isGsm7(char)) return char;
-    const plain = char.normalize('NFKD').replace(/\p{M}/gu, '');
-    if (plain && Array.from(plain).every(isGsm7)) return plain;
-    return GSM7_LOOKALIKES[char] ?? char;
-  }).join('');
-}
-
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char);
 const asIs = (value: string): string => value;
@@ -283,7 +263,7 @@ function compileTemplate(json: unknown, kind: AnyKind, problems: string[]): Comp
     checkNames(parts, field);
     const fixed = staticText(parts);
     if (rules.line && /[\r\n]/.test(fixed)) problems.push(`${field} must be one line`);
-    const outside = rules.gsm7 ? [...new Set(Array.from(fixed).filter((char) => !isGsm7(char)))] : [];
+    const outside = rules.gsm7 ? [...new Set(Array.from(fixed).filter((char) => !isGsm7Character(char)))] : [];
     if (outside.length > 0) problems.push(`${field} has characters outside the GSM alphabet of SMS: ${outside.join(' ')}`);
     return parts;
   };
@@ -338,8 +318,8 @@ export function isTemplateKind(value: unknown): value is TemplateKind {
 /**
  * A message of a kind for one channel, in the user's language (French when their locale's
  * language has no templates) with amounts and dates formatted for their full locale (`fr-BE`,
- * `en-GB`). Variables are HTML-escaped in the email's HTML part, written as they are elsewhere, and
- * brought to the GSM alphabet where they can be in an SMS.
+ * `en-GB`). Variables are HTML-escaped in the email's HTML part, written as they are elsewhere; an
+ * SMS is brought to the GSM alphabet where it can be (`août` → `aout`, see {@link messageOn}).
  *
  * @param kind one of {@link TEMPLATE_KINDS}; any other is a `ValidationError` on `template`.
  * @param data the kind's variables, e.g. `{ reference, amount_cents, due_date }` for `ticket_due`;
@@ -363,7 +343,7 @@ function render<C extends Channel>(kind: AnyKind, channel: C, data: unknown, use
   if (!template) throw new Error(`No ${kind} template in ${language}`); // loadTemplates makes sure there is one
   const values = templateValues(kind, checkedData(kind, data), locale, user.timezone, now);
   const renderers: { readonly [K in Channel]: () => RenderedTemplates[K] } = {
-    sms: () => ({ text: renderParts(template.sms, values, toGsm7) }),
+    sms: () => ({ text: messageOn('sms', renderParts(template.sms, values, asIs), 'service') }),
     email: () => ({
       subject: renderParts(template.email.subject, values, asIs),
       text: renderParagraphs(template.email.text, values, asIs).join('\n\n'),

@@ -1,6 +1,7 @@
 import { cancelPendingNotifications, lockPendingSummaries, rewritePendingNotification, settleTicket, unpaidSummaryOf } from '@notofine/db';
 import type { EntityManager } from 'typeorm';
 import { renderUnpaidSummary } from './reminder-summary';
+import { messageOn } from './sms-text';
 
 /** What settling a ticket changed in what was still to be sent. */
 export interface TicketSettlement {
@@ -30,7 +31,7 @@ export async function settleTicketNotifications(manager: EntityManager, ticket: 
   for (const summary of summaries) {
     const message = renderUnpaidSummary(unpaid, summary, now);
     if (!message) nothingLeft.push(summary.id);
-    else if (await rewritePendingNotification(manager, summary.id, message.text, summary.reminderSubject ?? message.subject)) rewritten += 1;
+    else if (await rewritePendingNotification(manager, summary.id, messageOn(summary.channel, message.text, 'service'), summary.reminderSubject ?? message.subject)) rewritten += 1;
   }
   const cancelled = await cancelPendingNotifications(manager, nothingLeft, `Nothing is left unpaid: ticket ${ticket.reference} was ${ticket.status === 'paid' ? 'paid' : 'cancelled'}.`);
   return { reminders: settled.reminders, cancelled: settled.notifications + cancelled, rewritten };

@@ -9,7 +9,7 @@ describe('renderUnpaidSummary', () => {
 
     expect(summary).toEqual({
       subject: 'Rappel : contraventions impayées',
-      text: 'Rappel Notofine : vous avez 3 contraventions impayées pour un total de 405,50 €. Prochaine échéance : contravention ABC123, à régler avant le 1 décembre 2026.',
+      text: 'Rappel Notofine : vous avez 3 contraventions impayées pour un total de 405,50 €. Prochaine échéance : contravention ABC123, à régler avant le 1er décembre 2026.',
     });
   });
 

@@ -1,6 +1,6 @@
 import { Notification } from '@notofine/db';
 import { NotFoundError, UnprocessableError, ValidationError } from '@notofine/errors';
-import { DeliveryQueues, connectRedis, createRedis } from '@notofine/queue';
+import { DELIVERY_BACKOFF, DeliveryQueues, MAX_DELIVERY_ATTEMPTS, connectRedis, createRedis } from '@notofine/queue';
 import { captureLogs } from '@test/capture-logs';
 import { insertDevice, insertTicket, insertUser } from '@test/factories';
 import { NotificationService } from '../src';
@@ -22,7 +22,8 @@ describe('sendNotification', () => {
     expect(notification).toMatchObject({ status: 'pending', channel: 'sms', ticketId: ticket.id, attempts: 0 });
     const job = await harness.queues.queue('sms').getJob(`notification-${notification.id}`);
     expect(job?.data).toEqual({ notificationId: notification.id });
-    expect(job?.opts).toMatchObject({ attempts: harness.env.config.delivery.attempts, backoff: { type: 'exponential', jitter: 0.5 } });
+    // The retry policy is the worker's: the job names it, with room for the most attempts a worker may give.
+    expect(job?.opts).toMatchObject({ attempts: MAX_DELIVERY_ATTEMPTS, backoff: { type: DELIVERY_BACKOFF } });
   });
 
   it('refuses an unknown user, another user’s ticket, an unreachable or disabled channel, and writes nothing', async () => {
@@ -47,7 +48,7 @@ describe('sendNotification', () => {
     const { config } = harness.env;
     const redis = createRedis(config.redis.url, 'producer', 'notofine-tests-dead');
     await connectRedis(redis, config.redis.url);
-    const queues = new DeliveryQueues(redis, config.redis.queuePrefix, config.delivery);
+    const queues = new DeliveryQueues(redis, config.redis.queuePrefix);
     const { logger, entries } = captureLogs();
     const service = new NotificationService({ dataSource: harness.env.db, queues, logger, reminderBatchSize: 10 });
     const user = await insertUser(harness.env.db);

@@ -1,13 +1,43 @@
 import type { Channel } from '@notofine/db';
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type BackoffStrategy, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DELIVERY_JOB, DELIVERY_QUEUES, PENDING_DEVICES_JOB, deliveryJobId, pendingDevicesJobId, type DeliveryJobData } from './names';
 
+/**
+ * How the workers retry a delivery: read by the worker processes (DELIVERY_ATTEMPTS,
+ * DELIVERY_BACKOFF_MS), not by those that queue the jobs, so that rolling the workers with new
+ * values changes the retries of every job, those already queued included.
+ */
 export interface DeliveryPolicy {
   /** Provider calls per notification, the first included. */
   readonly attempts: number;
   /** Delay before the first retry; each next one doubles, with jitter. */
   readonly backoffMs: number;
+}
+
+/**
+ * The attempts a delivery job is queued with: the most DELIVERY_ATTEMPTS may be (the config
+ * refuses more). The worker ends a job failed once its own DELIVERY_ATTEMPTS are spent, so that
+ * BullMQ's count never decides first.
+ */
+export const MAX_DELIVERY_ATTEMPTS = 50;
+
+/** The backoff type of delivery jobs: computed by the worker's {@link deliveryBackoff}, from its own DELIVERY_BACKOFF_MS. */
+export const DELIVERY_BACKOFF = 'delivery';
+
+/** Jitter of the delivery backoff: each delay is drawn between half and all of its exponential value. */
+const BACKOFF_JITTER = 0.5;
+
+/**
+ * The worker's retry delays for delivery jobs: `backoffMs` before the first retry, doubling each
+ * time, each drawn between half and all of that (jitter). Jobs queued with another backoff type
+ * (BullMQ's own, by an earlier version) keep theirs.
+ */
+export function deliveryBackoff(policy: Pick<DeliveryPolicy, 'backoffMs'>): BackoffStrategy {
+  return (attemptsMade) => {
+    const exponential = Math.round(2 ** (attemptsMade - 1) * policy.backoffMs);
+    return Math.floor(exponential * (1 - BACKOFF_JITTER) + Math.random() * exponential * BACKOFF_JITTER);
+  };
 }
 
 /** A notification to hand to its channel's workers. */
@@ -29,12 +59,9 @@ export class DeliveryQueues {
   private readonly queues: Record<Channel, Queue<DeliveryJobData>>;
   private readonly jobOptions: JobsOptions;
 
-  constructor(connection: Redis, prefix: string, policy: DeliveryPolicy) {
-    this.jobOptions = {
-      attempts: policy.attempts,
-      backoff: { type: 'exponential', delay: policy.backoffMs, jitter: 0.5 },
-      ...FINISHED_JOB_RETENTION,
-    };
+  constructor(connection: Redis, prefix: string) {
+    // The retry policy is the worker's: the job only names it.
+    this.jobOptions = { attempts: MAX_DELIVERY_ATTEMPTS, backoff: { type: DELIVERY_BACKOFF }, ...FINISHED_JOB_RETENTION };
     const open = (name: string) => new Queue<DeliveryJobData>(name, { connection, prefix });
     this.queues = { email: open(DELIVERY_QUEUES.email), sms: open(DELIVERY_QUEUES.sms), push: open(DELIVERY_QUEUES.push) };
   }

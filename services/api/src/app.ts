@@ -9,10 +9,12 @@ import { VerificationCodes } from './contact-verification/codes';
 import { contactVerificationRoutes } from './contact-verification/routes';
 import type { ApiDeps } from './deps';
 import { deviceRoutes } from './devices/routes';
+import { API_DOMAINS } from './docs/api-domains';
 import { docsRoutes } from './docs/routes';
 import { healthRoutes } from './health/routes';
 import { metricsRoute, timeRequests } from './http/metrics';
 import { idempotency } from './http/idempotency';
+import { refuseUnknownQueryParameters } from './http/query-parameters';
 import { rateLimit } from './http/rate-limit';
 import { errorHandler, routeNotFound } from './http/problem';
 import { requestContext, requireJsonBody } from './http/request-context';
@@ -83,6 +85,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const userTokens = security.userTokenKey && UserTokens.fromConfig(security.userTokenKey, security.userTokenTtlMs);
   app.use(authenticate(deps.dataSource.manager, deps.logger, userTokens));
   app.use(rateLimit(deps.limitsRedis, deps.config.redis.queuePrefix, { perKey: security.keyRateLimit, perUser: security.userRateLimit }, deps.logger));
+  // Unknown query parameters are refused as unknown body fields are, before anything is done.
+  app.use(refuseUnknownQueryParameters(API_DOMAINS));
   app.use(requireJsonBody);
   const bodyJson = jsonBody(deps.config.http.bodyLimitBytes);
   // A batch of up to a thousand notifications gets a larger body than any other request.

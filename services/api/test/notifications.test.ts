@@ -59,6 +59,7 @@ describe('POST /notifications/send', () => {
       fallback_channels: [],
       fallback_from_id: null,
       fallback_to_id: null,
+      skipped_channels: [],
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });

@@ -3,7 +3,7 @@ import { CHANNELS, PushTokenCipher, purgeExpiredIdempotencyKeys, type Channel } 
 import { createLogger, redactText, withLogContext, type Logger } from '@notofine/logger';
 import { UnsubscribeLinks, connectNotificationService, type NotificationService } from '@notofine/notifications';
 import { closeProviders, createProviders, type Providers } from '@notofine/providers';
-import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, PENDING_DEVICES_JOB, logQueueErrors, type Delivery, type DeliveryJobData } from '@notofine/queue';
+import { DELIVERY_QUEUES, FINISHED_JOB_RETENTION, PENDING_DEVICES_JOB, deliveryBackoff, logQueueErrors, type Delivery, type DeliveryJobData } from '@notofine/queue';
 import { probe } from '@notofine/lifecycle';
 import { Metrics } from '@notofine/metrics';
 import { Worker, type Job } from 'bullmq';
@@ -100,6 +100,7 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
     providerTimeoutMs: config.providers.timeoutMs + 1000,
     leaseMs: config.delivery.leaseMs,
     maxThrottles: config.providers.maxThrottles,
+    attempts: config.delivery.attempts,
     smsDailyCap: config.security.smsDailyCap,
     senders,
     pauseChannel: (channel: Channel, ms: number) => queues.queue(channel).rateLimit(ms),
@@ -124,6 +125,8 @@ export async function start(options: WorkerServiceOptions = {}): Promise<WorkerS
           lockDuration: config.delivery.lockMs,
           stalledInterval: config.delivery.lockMs,
           limiter: limiterOf(config.providers.rateLimits[channel]),
+          // Retries wait as this worker's DELIVERY_BACKOFF_MS says, whoever queued the job.
+          settings: { backoffStrategy: deliveryBackoff(config.delivery) },
           ...FINISHED_JOB_RETENTION,
         },
       );

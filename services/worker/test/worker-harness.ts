@@ -106,7 +106,7 @@ async function openTestQueues(env: TestEnvironment): Promise<TestQueues> {
   const connection: Redis = createRedis(env.config.redis.url, 'worker', 'notofine-tests');
   await connectRedis(connection, env.config.redis.url);
   const prefix = env.config.redis.queuePrefix;
-  const delivery = new DeliveryQueues(connection, prefix, env.config.delivery);
+  const delivery = new DeliveryQueues(connection, prefix);
   const reminders = new Queue<Record<string, never>, ReminderRunSummary>(REMINDER_QUEUE, { connection, prefix });
   return {
     delivery,

@@ -1,11 +1,23 @@
-import { loadConfig } from '@notofine/config';
+import { loadConfig, parseCommandLine, runCommand } from '@notofine/config';
 import { connectDatabase, createDatabaseIfMissing } from '../connect';
 import { runMigrations } from '../migrate';
 import { PushTokenCipher } from '../push-tokens';
 import { sealPushTokens } from '../repositories/devices';
 
+const USAGE = `Usage: npm run migrate
+
+Brings the database schema up to date (DATABASE_URL, DATABASE_SCHEMA): applies the pending
+migrations, creating the database first outside production, and encrypts push tokens stored in
+clear or under a retired key (PUSH_TOKEN_KEYS). Safe to run from several processes at once.
+
+  -h, --help  print this help`;
+
 /** `npm run migrate`: brings the database schema up to date, creating the database outside production. */
 async function main(): Promise<void> {
+  if (parseCommandLine({}).help) {
+    console.log(USAGE);
+    return;
+  }
   const config = loadConfig();
   if (config.env !== 'production' && (await createDatabaseIfMissing(config.database.url))) {
     console.log(`Created database ${new URL(config.database.url).pathname.slice(1)}`);
@@ -22,7 +34,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : String(error));
-  process.exitCode = 1;
-});
+runCommand(USAGE, main);

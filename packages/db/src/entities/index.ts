@@ -4,7 +4,7 @@ import { CONTACTS, ContactVerification, type Contact } from './contact-verificat
 import { DeliveryEvent } from './delivery-event';
 import { Device } from './device';
 import { IdempotencyKey } from './idempotency-key';
-import { Notification, type ChannelVariant, type ChannelVariants } from './notification';
+import { Notification, type ChannelVariant, type ChannelVariants, type SkippedChannel } from './notification';
 import { PendingPushDevice } from './pending-push-device';
 import { Reminder } from './reminder';
 import { ReminderChannel } from './reminder-channel';
@@ -13,6 +13,6 @@ import { Ticket } from './ticket';
 import { User } from './user';
 
 export * from './channel';
-export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, CONTACTS, ContactVerification, type Contact, DeliveryEvent, Device, IdempotencyKey, Notification, PendingPushDevice, Reminder, ReminderChannel, SmsReply, Ticket, User, type ChannelVariant, type ChannelVariants };
+export { API_KEY_SCOPES, ApiKey, type ApiKeyScope, ChannelPreference, CONTACTS, ContactVerification, type Contact, DeliveryEvent, Device, IdempotencyKey, Notification, PendingPushDevice, Reminder, ReminderChannel, SmsReply, Ticket, User, type ChannelVariant, type ChannelVariants, type SkippedChannel };
 
 export const ENTITIES = [User, ChannelPreference, ContactVerification, Device, Ticket, Reminder, ReminderChannel, Notification, DeliveryEvent, ApiKey, IdempotencyKey, PendingPushDevice, SmsReply];

@@ -10,6 +10,13 @@ export interface ChannelVariant {
 
 /** Renderings of one message by channel. */
 export type ChannelVariants = Readonly<Partial<Record<Channel, ChannelVariant>>>;
+
+/** A channel a send named (its own or a fallback) that was left out when it was accepted, and why. */
+export interface SkippedChannel {
+  readonly channel: Channel;
+  /** Completes "skipped because ...": `the user has no active push device`. */
+  readonly reason: string;
+}
 import { Reminder } from './reminder';
 import { Ticket } from './ticket';
 import { User } from './user';
@@ -149,6 +156,13 @@ export class Notification {
    */
   @Column({ type: 'bigint', nullable: true })
   contactVerificationId!: number | null;
+
+  /**
+   * The channels its send named that were left out when it was accepted (it went on the first that
+   * could take it), and why; null when none was.
+   */
+  @Column({ type: 'jsonb', nullable: true })
+  skippedChannels!: readonly SkippedChannel[] | null;
 
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt!: Date;

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import type { Channel, DeliveryStatus, NotificationStatus } from '../entities/channel';
-import { Notification, type ChannelVariants } from '../entities/notification';
+import { NOTIFICATION_STATUSES, type Channel, type DeliveryStatus, type NotificationStatus } from '../entities/channel';
+import { Notification, type ChannelVariants, type SkippedChannel } from '../entities/notification';
 
 /** A notification to create, always `pending`. */
 export interface NewNotification {
@@ -26,6 +26,8 @@ export interface NewNotification {
   readonly textFromUserToken?: boolean;
   /** The verification whose code it carries, to that verification's address only. */
   readonly contactVerificationId?: number | null;
+  /** The channels its send named that were left out, and why. */
+  readonly skippedChannels?: readonly SkippedChannel[] | null;
 }
 
 interface NotificationRow {
@@ -59,6 +61,7 @@ interface NotificationRow {
   variants: ChannelVariants | null;
   text_from_user_token: boolean;
   contact_verification_id: number | null;
+  skipped_channels: SkippedChannel[] | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -95,6 +98,7 @@ function notificationFromRow(row: NotificationRow): Notification {
     variants: row.variants,
     textFromUserToken: row.text_from_user_token,
     contactVerificationId: row.contact_verification_id === null ? null : Number(row.contact_verification_id),
+    skippedChannels: row.skipped_channels,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -112,14 +116,14 @@ export async function insertPendingNotifications(
   // Arrays of arrays do not unnest row by row: the fallback chains travel as comma-joined text.
   const rows: NotificationRow[] = await manager.query(
     `INSERT INTO notifications (user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback_channels, digest_key, template, html, variants,
-                                text_from_user_token, contact_verification_id)
+                                text_from_user_token, contact_verification_id, skipped_channels)
      SELECT user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical,
             CASE WHEN fallback = '' THEN NULL ELSE string_to_array(fallback, ',')::varchar[] END, digest_key, template, html, variants,
-            text_from_user_token, contact_verification_id
+            text_from_user_token, contact_verification_id, skipped_channels
      FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[], $7::timestamptz[], $8::boolean[], $9::boolean[], $10::text[], $11::varchar[],
-                 $12::varchar[], $13::text[], $14::jsonb[], $15::boolean[], $16::bigint[])
+                 $12::varchar[], $13::text[], $14::jsonb[], $15::boolean[], $16::bigint[], $17::jsonb[])
        AS t(user_id, channel, message, subject, ticket_id, reminder_id, scheduled_at, urgent, critical, fallback, digest_key, template, html, variants,
-            text_from_user_token, contact_verification_id)
+            text_from_user_token, contact_verification_id, skipped_channels)
      RETURNING *`,
     [
       notifications.map((n) => n.userId),
@@ -138,6 +142,7 @@ export async function insertPendingNotifications(
       notifications.map((n) => (n.variants ? JSON.stringify(n.variants) : null)),
       notifications.map((n) => n.textFromUserToken ?? false),
       notifications.map((n) => n.contactVerificationId ?? null),
+      notifications.map((n) => (n.skippedChannels?.length ? JSON.stringify(n.skippedChannels) : null)),
     ],
   );
   // INSERT ... SELECT FROM unnest keeps the input order in practice, but that is not a promise
@@ -158,30 +163,54 @@ export interface NotificationCursor {
   readonly id: number;
 }
 
+/** What a listing of notifications keeps. */
+export interface NotificationFilters {
+  readonly status?: NotificationStatus | undefined;
+  readonly channel?: Channel | undefined;
+  /** Created at or after then. */
+  readonly since?: Date | undefined;
+  /** Created before then. */
+  readonly until?: Date | undefined;
+}
+
 /**
- * Notifications newest first, a user's or everyone's, optionally of one status, by keyset
- * pagination over (created_at, id).
+ * Notifications newest first, a user's or everyone's, optionally filtered, by keyset pagination
+ * over (created_at, id). Each reading follows an index backwards and stops at the page's end:
+ * a user's, `IDX_notifications_user_created` (user_id, created_at, id), `since` and `until`
+ * bounding it, status and channel filtering it; everyone's, `IDX_notifications_status_created`
+ * (status, created_at), once per status unless one is asked, the readings merged.
  */
 export async function listNotifications(
   manager: EntityManager,
-  options: { userId?: number | undefined; limit: number; before?: NotificationCursor | undefined; status?: NotificationStatus | undefined },
+  options: { userId?: number | undefined; limit: number; before?: NotificationCursor | undefined } & NotificationFilters,
 ): Promise<NotificationPage> {
   const params: unknown[] = [options.limit + 1];
   const conditions: string[] = [];
-  if (options.userId !== undefined) {
-    params.push(options.userId);
-    conditions.push(`user_id = $${params.length}`);
-  }
+  const where = (condition: (param: string) => string, value: unknown): void => {
+    params.push(value);
+    conditions.push(condition(`$${params.length}`));
+  };
+  if (options.userId !== undefined) where((p) => `user_id = ${p}`, options.userId);
   if (options.before) {
     params.push(options.before.createdAt, options.before.id);
     conditions.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
   }
-  if (options.status) {
-    params.push(options.status);
-    conditions.push(`status = $${params.length}`);
+  if (options.channel) where((p) => `channel = ${p}`, options.channel);
+  if (options.since) where((p) => `created_at >= ${p}`, options.since);
+  if (options.until) where((p) => `created_at < ${p}`, options.until);
+  const pageOf = (conditionsOfPage: readonly string[]) =>
+    `SELECT * FROM notifications ${conditionsOfPage.length > 0 ? `WHERE ${conditionsOfPage.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT $1`;
+  let sql: string;
+  if (options.status || options.userId !== undefined) {
+    if (options.status) where((p) => `status = ${p}`, options.status);
+    sql = pageOf(conditions);
+  } else {
+    // Everyone's, of any status: the newest page of each status, merged. The status index serves
+    // each; no index on creation time alone, which every write would pay for.
+    sql = `SELECT * FROM (${NOTIFICATION_STATUSES.map((status) => `(${pageOf([...conditions, `status = '${status}'`])})`).join(' UNION ALL ')}) AS page
+           ORDER BY created_at DESC, id DESC LIMIT $1`;
   }
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-  const rows: NotificationRow[] = await manager.query(`SELECT * FROM notifications ${where} ORDER BY created_at DESC, id DESC LIMIT $1`, params);
+  const rows: NotificationRow[] = await manager.query(sql, params);
   const items = rows.slice(0, options.limit).map(notificationFromRow);
   const last = items.at(-1);
   return { items, next: rows.length > options.limit && last ? { createdAt: last.createdAt, id: last.id } : null };

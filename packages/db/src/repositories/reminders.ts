@@ -74,9 +74,45 @@ interface ClaimedRow {
  * sent late one by one: the reminder is sent once and resumes its rhythm.
  */
 export async function claimDueReminders(manager: EntityManager, now: Date, limit: number): Promise<ClaimedReminder[]> {
-  const rows: ClaimedRow[] = await manager.query(
-    `WITH due AS (
-       SELECT r.id, r.frequency_days, u.timezone,
+  const rows: ClaimedRow[] = await manager.query(dueRemindersQuery('claim'), [now, limit]);
+  return rows.map(claimedReminderOf);
+}
+
+/** Where a reading of due reminders stopped: the next reading starts after it. */
+export interface DueReminderPosition {
+  readonly dueAt: Date;
+  readonly id: number;
+}
+
+/**
+ * Reads the due reminders {@link claimDueReminders} would claim, in the order it would, up to
+ * `limit` after `after`, without locking, claiming or changing anything: what a run would send.
+ */
+export async function peekDueReminders(manager: EntityManager, now: Date, limit: number, after?: DueReminderPosition): Promise<Array<ClaimedReminder & DueReminderPosition>> {
+  const rows: Array<ClaimedRow & { due_at: Date }> = await manager.query(dueRemindersQuery('peek'), [now, limit, after?.dueAt ?? null, after?.id ?? null]);
+  return rows.map((row) => ({ ...claimedReminderOf(row), dueAt: row.due_at }));
+}
+
+/**
+ * The due reminders (`$1` now, `$2` how many) and what their notifications need. `claim`: locked,
+ * skipping those others hold, and moved to their next period. `peek`: only read, in (next_run_at,
+ * id) order after (`$3`, `$4`) when given.
+ */
+function dueRemindersQuery(mode: 'claim' | 'peek'): string {
+  const claimed =
+    mode === 'claim'
+      ? `UPDATE reminders r
+       SET last_run_at = $1::timestamptz,
+           updated_at = $1::timestamptz,
+           -- A daylight-saving change can leave the candidate an hour short of now: one more period.
+           next_run_at = CASE WHEN due.candidate > $1::timestamptz THEN due.candidate
+                              ELSE ((due.candidate AT TIME ZONE due.timezone) + make_interval(days => due.frequency_days)) AT TIME ZONE due.timezone
+                         END
+       FROM due WHERE r.id = due.id
+       RETURNING r.id, r.user_id, r.message, r.subject, r.text_from_user_token, r.ticket_id, due.due_at`
+      : `SELECT r.id, r.user_id, r.message, r.subject, r.text_from_user_token, r.ticket_id, due.due_at FROM reminders r JOIN due ON due.id = r.id`;
+  return `WITH due AS (
+       SELECT r.id, r.frequency_days, u.timezone, r.next_run_at AS due_at,
               ((r.next_run_at AT TIME ZONE u.timezone)
                 + make_interval(days => r.frequency_days
                     * (1 + floor(extract(epoch FROM $1::timestamptz - r.next_run_at) / (r.frequency_days * 86400))::int))
@@ -86,21 +122,14 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
          -- Finished reminders are retired by retireFinishedReminders; these lines keep the claim right meanwhile.
          AND (r.end_at IS NULL OR r.end_at > $1::timestamptz)
          AND (r.ticket_id IS NULL OR EXISTS (SELECT 1 FROM tickets t WHERE t.id = r.ticket_id AND t.status = 'unpaid'))
-       ORDER BY r.next_run_at
+         ${mode === 'claim' ? '' : 'AND ($3::timestamptz IS NULL OR (r.next_run_at, r.id) > ($3::timestamptz, $4::bigint))'}
+       ORDER BY r.next_run_at${mode === 'claim' ? '' : ', r.id'}
        LIMIT $2
-       FOR UPDATE OF r SKIP LOCKED
+       ${mode === 'claim' ? 'FOR UPDATE OF r SKIP LOCKED' : ''}
      ), claimed AS (
-       UPDATE reminders r
-       SET last_run_at = $1::timestamptz,
-           updated_at = $1::timestamptz,
-           -- A daylight-saving change can leave the candidate an hour short of now: one more period.
-           next_run_at = CASE WHEN due.candidate > $1::timestamptz THEN due.candidate
-                              ELSE ((due.candidate AT TIME ZONE due.timezone) + make_interval(days => due.frequency_days)) AT TIME ZONE due.timezone
-                         END
-       FROM due WHERE r.id = due.id
-       RETURNING r.id, r.user_id, r.message, r.subject, r.text_from_user_token, r.ticket_id
+       ${claimed}
      )
-     SELECT c.id, c.user_id, c.message, c.subject, c.text_from_user_token, c.ticket_id, u.email, u.phone, u.locale, u.timezone,
+     SELECT c.id, c.user_id, c.message, c.subject, c.text_from_user_token, c.ticket_id, c.due_at, u.email, u.phone, u.locale, u.timezone,
             u.email_verified_at IS NOT NULL AS email_verified, u.phone_verified_at IS NOT NULL AS phone_verified,
             u.quiet_hours_start, u.quiet_hours_end, u.quiet_hours_email,
             u.email_opted_out_at IS NOT NULL AS email_opted_out, u.sms_opted_out_at IS NOT NULL AS sms_opted_out,
@@ -118,10 +147,11 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
               (array_agg(t.reference ORDER BY t.due_date, t.id))[1] AS next_due_reference
        FROM tickets t WHERE t.user_id = c.user_id AND t.status = 'unpaid' AND (c.ticket_id IS NULL OR t.id = c.ticket_id)
      ) s ON c.message IS NULL
-     ORDER BY c.id`,
-    [now, limit],
-  );
-  return rows.map((row) => ({
+     ORDER BY ${mode === 'claim' ? 'c.id' : 'c.due_at, c.id'}`;
+}
+
+function claimedReminderOf(row: ClaimedRow): ClaimedReminder {
+  return {
     id: row.id,
     userId: row.user_id,
     message: row.message,
@@ -147,7 +177,7 @@ export async function claimDueReminders(manager: EntityManager, now: Date, limit
             nextDueReference: row.next_due_reference,
           }
         : null,
-  }));
+  };
 }
 
 /**

@@ -172,7 +172,7 @@ function middlewareResponses(operation: ApiOperation): Record<number, ResponseDo
   const malformed = [
     unreadableUrl,
     operation.path.includes(':') && 'a malformed path parameter',
-    operation.query && 'a malformed query parameter',
+    operation.query ? 'a malformed or unknown query parameter' : 'a query parameter (the route takes none)',
     hasBody &&
       'a body that is not valid (malformed JSON; a missing, malformed or unknown field; a NUL, a lone surrogate, a field given twice, a number beyond ±(2^53 − 1), nesting over 32 levels, bytes that are not UTF-8: see `errors`)',
     method === 'post' && 'a malformed Idempotency-Key',

@@ -38,6 +38,8 @@ export function notificationJson(notification: Notification) {
     fallback_channels: notification.fallbackChannels ?? [],
     fallback_from_id: notification.fallbackFromId,
     fallback_to_id: notification.fallbackToId,
+    // The channels the send named that it did not start on, or left out of its chain, and why.
+    skipped_channels: notification.skippedChannels ?? [],
     created_at: iso(notification.createdAt),
     updated_at: iso(notification.updatedAt),
   };

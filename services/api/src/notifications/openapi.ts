@@ -9,7 +9,16 @@ const CHANNEL = enumeration(CHANNELS);
 const PAGE_QUERY: Record<string, Omit<ParameterObject, 'name' | 'in'>> = {
   limit: { description: 'Notifications per page.', schema: { type: 'integer', minimum: PAGE_LIMIT.min, maximum: PAGE_LIMIT.max, default: PAGE_LIMIT.default } },
   status: { description: 'Only the notifications of this status.', schema: enumeration(NOTIFICATION_STATUSES) },
-  cursor: { description: 'The `next_cursor` of the previous page.', schema: { type: 'string' } },
+  channel: { description: 'Only the notifications on this channel.', schema: CHANNEL },
+  since: {
+    description: 'Only the notifications created at or after this moment: a date-time with its offset (`2026-12-01T00:00:00+01:00`, its `+` written `%2B`).',
+    schema: DATE_TIME,
+  },
+  until: { description: 'Only the notifications created before this moment (later than `since`).', schema: DATE_TIME },
+  cursor: {
+    description: 'The `next_cursor` of the previous page. It is valid with the filters (`status`, `channel`, `since`, `until`) of that page only, and the same user: another answers 400.',
+    schema: { type: 'string' },
+  },
 };
 
 const NOT_FOUND = problem('No such notification (or another user\'s, for a user token).');
@@ -43,6 +52,12 @@ export const notificationApi: ApiDomain = {
       fallback_channels: { type: 'array', items: CHANNEL, description: 'The channels still to try if this one ends failed.' },
       fallback_from_id: nullable({ ...ID, description: 'The failed notification this one stands in for.' }),
       fallback_to_id: nullable({ ...ID, description: 'The notification that stood in for this one once it failed.' }),
+      skipped_channels: {
+        type: 'array',
+        items: record({ channel: CHANNEL, reason: { type: 'string', description: 'Why, e.g. `the user has no active push device`.' } }),
+        description:
+          'The channels the send named (its `channel` and `fallback`) that could not take it when it was accepted, and why: the notification went on the first that could (`channel`), and those after it stay in `fallback_channels`.',
+      },
       created_at: DATE_TIME,
       updated_at: DATE_TIME,
     }),
@@ -79,14 +94,14 @@ export const notificationApi: ApiDomain = {
       path: '/notifications/send',
       summary: 'Send a notification',
       description:
-        'Give a `message`, or a `template` and its `data`. The notification is written `pending` and queued; the workers send it, retry it, and record `sent` or `failed`. SMS and push wait for the end of the user\'s quiet hours unless `urgent`; `send_at` holds it until then.',
+        'Give a `message`, or a `template` and its `data`. The notification is written `pending` and queued; the workers send it, retry it, and record `sent` or `failed`. SMS and push wait for the end of the user\'s quiet hours unless `urgent`; `send_at` holds it until then. When `channel` cannot take it (the user cannot be reached there, turned it off or unsubscribed, or an SMS past the daily cap), it goes on the first `fallback` channel that can: the answer\'s `channel` says which, and `skipped_channels` why the others were left out.',
       access: apiKey('send'),
       body: { dto: SendNotificationBody },
       responses: {
         202: json('Accepted: the pending notification.', ref('Notification'), LOCATION),
         404: problem('No such user or ticket.'),
-        422: problem('The user cannot be reached on the channel (`channel-unreachable`), turned it off (`channel-disabled`) or unsubscribed (`channel-opted-out`), or the ticket is another user\'s.'),
-        429: problem('An SMS past the user\'s SMS_DAILY_CAP (`sms-daily-cap-reached`).', RETRY_AFTER),
+        422: problem('Neither the channel nor any of its fallbacks can take it: the user cannot be reached there (`channel-unreachable`), turned it off (`channel-disabled`) or unsubscribed (`channel-opted-out`); the type is the channel\'s, `errors` name each. Or the ticket is another user\'s.'),
+        429: problem('An SMS past the user\'s SMS_DAILY_CAP (`sms-daily-cap-reached`), with no fallback that can take it.', RETRY_AFTER),
       },
     },
     {
@@ -98,7 +113,7 @@ export const notificationApi: ApiDomain = {
       body: { dto: SendBatchBody },
       responses: {
         202: json('Accepted: the pending notifications.', ref('NotificationBatch')),
-        422: problem('Some of them cannot be sent (`batch-refused`): an unknown user or ticket, a channel that cannot take it, an SMS past the daily cap. Its `errors` name each one; nothing was written.'),
+        422: problem('Some of them cannot be sent (`batch-refused`): an unknown user or ticket, neither the channel nor a fallback can take it, an SMS past the daily cap with no fallback. Its `errors` name each one; nothing was written.'),
       },
     },
     {

@@ -1,12 +1,13 @@
-import { NOTIFICATION_STATUSES, Notification, User, listNotifications, type NotificationStatus } from '@notofine/db';
+import { CHANNELS, NOTIFICATION_STATUSES, Notification, User, listNotifications, type NotificationCursor, type NotificationFilters } from '@notofine/db';
 import { NotFoundError, ValidationError } from '@notofine/errors';
 import type { SendNotificationInput, TicketNotificationResult } from '@notofine/notifications';
 import { Router, type Request } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { answerOnce, type Answer } from '../http/idempotency';
+import { parseDateTimeQuery, parseEnumQuery } from '../http/query-parameters';
 import { parseBody, parseId, parseIntegerQuery, parseStringQuery, validationErrorOf } from '../http/validation';
-import { decodeCursor, encodeCursor } from './cursor';
+import { decodeCursor, encodeCursor, type Listing } from './cursor';
 import { MAX_BATCH, NotifyTicketBody, SendBatchBody, SendNotificationBody } from './dto';
 import { notificationJson, ticketNotificationJson } from './json';
 
@@ -58,17 +59,18 @@ export function notificationRoutes({ dataSource, notifications }: ApiDeps): Rout
 
   router.get('/users/:userId/notifications', sendOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
-    const query = pageQuery(req);
-    const page = await listNotifications(manager, { userId, ...query });
+    const { listing, limit, before } = pageQuery(req, userId);
+    const page = await listNotifications(manager, { userId, limit, before, ...listing.filters });
     // Only an empty page may be an unknown user's: the user is looked up then, not on every read.
     if (page.items.length === 0 && !(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
-    res.json({ notifications: page.items.map(notificationJson), next_cursor: page.next && encodeCursor(page.next) });
+    res.json({ notifications: page.items.map(notificationJson), next_cursor: page.next && encodeCursor(page.next, listing) });
   });
 
   // For operators: every user's notifications, e.g. the failed ones (`?status=failed`).
   router.get('/notifications', admin, async (req, res) => {
-    const page = await listNotifications(manager, pageQuery(req));
-    res.json({ notifications: page.items.map(notificationJson), next_cursor: page.next && encodeCursor(page.next) });
+    const { listing, limit, before } = pageQuery(req, undefined);
+    const page = await listNotifications(manager, { limit, before, ...listing.filters });
+    res.json({ notifications: page.items.map(notificationJson), next_cursor: page.next && encodeCursor(page.next, listing) });
   });
 
   // Before it is sent: never sent then. 409 once sent, failed, cancelled, or while being sent.
@@ -124,13 +126,20 @@ function itemsAsObjects(body: unknown): unknown {
   return body;
 }
 
-/** `limit`, `cursor` and `status` of a listing. */
-function pageQuery(req: Request): { limit: number; before: ReturnType<typeof decodeCursor> | undefined; status: NotificationStatus | undefined } {
+/**
+ * A listing's page (`limit`, and `cursor`, which must come from the same listing) and its filters:
+ * `status`, `channel`, and the creation time from `since` (included) to `until` (excluded).
+ */
+function pageQuery(req: Request, userId: number | undefined): { listing: Listing; limit: number; before: NotificationCursor | undefined } {
   const limit = parseIntegerQuery(req.query.limit, 'limit', PAGE_LIMIT);
+  const filters: NotificationFilters = {
+    status: parseEnumQuery(req.query.status, 'status', NOTIFICATION_STATUSES),
+    channel: parseEnumQuery(req.query.channel, 'channel', CHANNELS),
+    since: parseDateTimeQuery(req.query.since, 'since'),
+    until: parseDateTimeQuery(req.query.until, 'until'),
+  };
+  if (filters.since && filters.until && filters.until <= filters.since) throw ValidationError.forField('query.until', 'must be later than since');
+  const listing: Listing = { userId, filters };
   const cursor = parseStringQuery(req.query.cursor, 'cursor');
-  const status = parseStringQuery(req.query.status, 'status');
-  if (status !== undefined && !NOTIFICATION_STATUSES.includes(status as NotificationStatus)) {
-    throw ValidationError.forField('query.status', `must be one of ${NOTIFICATION_STATUSES.join(', ')}`);
-  }
-  return { limit, before: cursor === undefined ? undefined : decodeCursor(cursor), status: status as NotificationStatus | undefined };
+  return { listing, limit, before: cursor === undefined ? undefined : decodeCursor(cursor, listing) };
 }

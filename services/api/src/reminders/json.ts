@@ -1,11 +1,11 @@
-import type { ReminderWithChannels } from './use-cases';
+import { isActive, type ReminderWithChannels } from './use-cases';
 
 export function reminderJson(reminder: ReminderWithChannels) {
   return {
     id: reminder.id,
     user_id: reminder.userId,
     frequency_days: reminder.frequencyDays,
-    active: reminder.active,
+    active: isActive(reminder),
     message: reminder.message,
     subject: reminder.subject,
     channels: reminder.channels.map(({ channel, enabled }) => ({ channel, enabled })),

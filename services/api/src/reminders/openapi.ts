@@ -14,7 +14,7 @@ export const reminderApi: ApiDomain = {
       id: ID,
       user_id: ID,
       frequency_days: { type: 'integer', minimum: 1 },
-      active: { type: 'boolean' },
+      active: { type: 'boolean', description: 'Whether it runs: false once switched off, once its ticket is settled, or once its `end_at` has passed.' },
       message: nullable({ type: 'string', description: 'Sent as is; null sends a summary of the user\'s unpaid tickets.' }),
       subject: nullable({ type: 'string' }),
       channels: { type: 'array', items: record({ channel: CHANNEL, enabled: { type: 'boolean' } }) },
@@ -53,6 +53,7 @@ export const reminderApi: ApiDomain = {
       path: '/users/:userId/reminders',
       summary: 'List a user\'s reminders',
       access: apiKey('admin', 'self'),
+      query: { active: { description: 'Only the reminders that are on (`true`: switched on and not past their `end_at`) or off (`false`).', schema: { type: 'boolean' } } },
       responses: { 200: json('The reminders.', ref('ReminderList')), 404: problem('No such user (or another user\'s, for a user token).') },
     },
     {
@@ -74,13 +75,14 @@ export const reminderApi: ApiDomain = {
       method: 'patch',
       path: '/reminders/:reminderId',
       summary: 'Change a reminder',
-      description: 'New `channels` replace the old: those left out become `enabled: false`.',
+      description:
+        'New `channels` replace the old: those left out become `enabled: false`. A change is refused what creation is: `"active": true` on a reminder whose ticket is settled, or past its `end_at` without a new one; a reminder past its `end_at` stays off otherwise.',
       access: apiKey('admin', 'owned'),
       body: { dto: UpdateReminderBody },
       responses: {
         200: json('The reminder as changed.', ref('Reminder')),
         404: problem('No such reminder (or another user\'s, for a user token).'),
-        422: problem('A channel cannot reach the user (`channel-unreachable`), or a message or subject written with a user token would go to an address the user has not proven (`address-not-proven`).'),
+        422: problem('A channel cannot reach the user (`channel-unreachable`); a message or subject written with a user token would go to an address the user has not proven (`address-not-proven`); switched on, its ticket is paid or cancelled (`ticket-settled`) or its `end_at` is past (`reminder-ended`).'),
       },
     },
     {

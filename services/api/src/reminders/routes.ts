@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { answerOnce } from '../http/idempotency';
+import { parseBooleanQuery } from '../http/query-parameters';
 import { parseBody, parseId } from '../http/validation';
 import { CreateReminderBody, UpdateReminderBody } from './dto';
 import { reminderJson } from './json';
@@ -23,7 +24,7 @@ export function reminderRoutes({ dataSource, notifications, metrics }: ApiDeps):
   });
 
   router.get('/users/:userId/reminders', adminOrSelf, async (req, res) => {
-    const reminders = await listReminders(manager, parseId(req.params.userId, 'user_id'));
+    const reminders = await listReminders(manager, parseId(req.params.userId, 'user_id'), parseBooleanQuery(req.query.active, 'active'));
     res.json({ reminders: reminders.map(reminderJson) });
   });
 

@@ -65,17 +65,26 @@ export async function getReminder(manager: EntityManager, id: number, ownerId?: 
   return withOrderedChannels(reminder);
 }
 
-export async function listReminders(manager: EntityManager, userId: number): Promise<ReminderWithChannels[]> {
+/**
+ * A user's reminders, all of them or only those on (or off) as {@link isActive} tells. A user has
+ * at most `LIMITS.remindersPerUser`: they are read by `IDX_reminders_user_id` and filtered here.
+ */
+export async function listReminders(manager: EntityManager, userId: number, active?: boolean): Promise<ReminderWithChannels[]> {
   if (!(await manager.existsBy(User, { id: userId }))) throw new NotFoundError('User', userId);
   const reminders = await manager.find(Reminder, { where: { userId }, relations: { channels: true }, order: { id: 'ASC' } });
-  return reminders.map(withOrderedChannels);
+  const now = new Date();
+  return reminders.filter((reminder) => active === undefined || isActive(reminder, now) === active).map(withOrderedChannels);
 }
 
 /**
  * Changes a reminder. New channels replace the old ones (those left out are disabled, not deleted);
  * a new frequency counts from the last run (a reminder whose new period has already passed is due now).
  * With `ownerId` (a user token), a text written, or channels given for a text written so, may only
- * go to addresses the user proved.
+ * go to addresses the user proved. What creation refuses, a change refuses too: switching on a
+ * reminder whose ticket is settled, or one that has ended (unless the change also gives it a new
+ * end). A reminder that has ended stays off whatever else changes.
+ *
+ * @throws {@link UnprocessableError} `ticket-settled`, `reminder-ended`, `channel-unreachable`, `address-not-proven`
  */
 export async function updateReminder(manager: EntityManager, id: number, body: UpdateReminderBody, ownerId?: number): Promise<ReminderWithChannels> {
   const existing = await getReminder(manager, id, ownerId);
@@ -88,8 +97,17 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
     const channels = body.channels ?? existing.channels.filter((c) => c.enabled).map((c) => c.channel);
     await assertReachable(manager, existing.userId, channels, checksProof);
   }
+  const now = new Date();
+  const endAt = body.end_at === undefined ? existing.endAt : body.end_at === null ? null : futureEndAt(body.end_at);
+  if (body.active === true && endAt !== null && endAt <= now) {
+    throw new UnprocessableError('reminder-ended', 'The reminder has ended', `Reminder ${id} has ended (its end_at, ${endAt.toISOString()}, is past): to switch it on again, give it a new end_at in the future, or null.`, [
+      { field: 'active', message: `the reminder has ended: its end_at ${endAt.toISOString()} is past` },
+    ]);
+  }
 
   await manager.transaction(async (tx) => {
+    // Locked until this commits: a ticket paid meanwhile waits, then switches the reminder off.
+    if (body.active === true && existing.ticketId !== null) await assertTicketUnpaid(tx, existing.ticketId);
     const changes: Partial<Reminder> = {};
     if (body.frequency_days !== undefined && body.frequency_days !== existing.frequencyDays) {
       changes.frequencyDays = body.frequency_days;
@@ -99,7 +117,9 @@ export async function updateReminder(manager: EntityManager, id: number, body: U
       }
     }
     if (body.active !== undefined) changes.active = body.active;
-    if (body.end_at !== undefined) changes.endAt = body.end_at === null ? null : futureEndAt(body.end_at);
+    // Ended, and not switched on again with a new end: off, as the next run would have it.
+    else if (existing.active && !isActive(existing, now) && !(endAt === null || endAt > now)) changes.active = false;
+    if (body.end_at !== undefined) changes.endAt = endAt;
     if (body.message !== undefined) changes.message = body.message;
     if (body.subject !== undefined) changes.subject = subjectOrNull(body.subject);
     if (textFromUserToken !== existing.textFromUserToken) changes.textFromUserToken = textFromUserToken;
@@ -151,6 +171,24 @@ function futureEndAt(value: string): Date {
   const endAt = new Date(value);
   if (endAt.getTime() <= Date.now()) throw ValidationError.forField('end_at', 'must be in the future: to stop the reminder now, send "active": false');
   return endAt;
+}
+
+/**
+ * Whether a reminder is on: switched on, and not past its end (a run switches such a one off; until
+ * then it is already off for everyone who reads it).
+ */
+export function isActive(reminder: Pick<Reminder, 'active' | 'endAt'>, now: Date = new Date()): boolean {
+  return reminder.active && (reminder.endAt === null || reminder.endAt > now);
+}
+
+/** A settled ticket's reminder cannot be switched on again; the ticket row is locked until the transaction ends. */
+async function assertTicketUnpaid(manager: EntityManager, ticketId: number): Promise<void> {
+  const [ticket]: Array<{ status: string }> = await manager.query('SELECT status FROM tickets WHERE id = $1 FOR SHARE', [ticketId]);
+  if (ticket && ticket.status !== 'unpaid') {
+    throw new UnprocessableError('ticket-settled', 'The ticket is already settled', `Ticket ${ticketId} is ${ticket.status}: there is nothing to remind of, the reminder stays off.`, [
+      { field: 'active', message: `ticket ${ticketId} is ${ticket.status}` },
+    ]);
+  }
 }
 
 /**

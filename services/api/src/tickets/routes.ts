@@ -1,10 +1,10 @@
-import { TICKET_STATUSES, type Ticket, type TicketStatus } from '@notofine/db';
-import { ValidationError } from '@notofine/errors';
+import { TICKET_STATUSES, type Ticket } from '@notofine/db';
 import { Router } from 'express';
 import { allow, ownerOf } from '../api-keys/authenticate';
 import type { ApiDeps } from '../deps';
 import { answerOnce } from '../http/idempotency';
-import { parseBody, parseId, parseStringQuery } from '../http/validation';
+import { parseEnumQuery } from '../http/query-parameters';
+import { parseBody, parseId } from '../http/validation';
 import { CreateTicketBody, UpdateTicketBody } from './dto';
 import { ticketJson } from './json';
 import { createTicket, getTicket, listTickets, updateTicket } from './use-cases';
@@ -26,11 +26,7 @@ export function ticketRoutes({ dataSource }: ApiDeps): Router {
 
   router.get('/users/:userId/tickets', adminOrSelf, async (req, res) => {
     const userId = parseId(req.params.userId, 'user_id');
-    const status = parseStringQuery(req.query.status, 'status');
-    if (status !== undefined && !TICKET_STATUSES.includes(status as TicketStatus)) {
-      throw ValidationError.forField('query.status', `must be one of ${TICKET_STATUSES.join(', ')}`);
-    }
-    const tickets = await listTickets(manager, userId, status as TicketStatus | undefined);
+    const tickets = await listTickets(manager, userId, parseEnumQuery(req.query.status, 'status', TICKET_STATUSES));
     res.json({ tickets: tickets.map(ticketJson) });
   });
 

@@ -33,6 +33,8 @@ export interface DeliveryDeps {
   readonly leaseMs: number;
   /** How many times a job may be put back because its provider throttled, before it fails. */
   readonly maxThrottles: number;
+  /** Provider calls per notification (DELIVERY_ATTEMPTS, this worker's): the last failing, it is `failed`. */
+  readonly attempts: number;
   /** SMS a user may be sent in any 24 hours (0: no cap), checked here for fallback SMS, which the API never saw. */
   readonly smsDailyCap: number;
   readonly senders: { readonly email: ChannelSender; readonly sms: ChannelSender; readonly push: PushSender };
@@ -274,11 +276,14 @@ async function recordFailure(
       throw new UnrecoverableError(reason);
     case 'retry': {
       const attempt = job.attemptsMade + 1;
-      const final = attempt >= (job.opts.attempts ?? 1);
+      // This worker's DELIVERY_ATTEMPTS, or fewer for a job queued with fewer (by an earlier version).
+      const final = attempt >= Math.min(deps.attempts, job.opts.attempts ?? 1);
       const errorMessage = final ? `Gave up after ${attempt} attempts: ${reason}` : reason;
       await recordOutcome(deps, target, { errorMessage, final, attempted: true, provider: sender.provider });
       deps.logger.warn(final ? 'notification failed: no attempts left' : 'send failed, will retry', { ...log, attempt, reason });
       await holdChannel(deps, target.channel, failure, log);
+      // Queued with more attempts than this worker gives it: BullMQ is told this one is the last.
+      if (final) throw new UnrecoverableError(errorMessage);
       throw failure;
     }
   }
