@@ -276,8 +276,7 @@ async function recordFailure(
       throw new UnrecoverableError(reason);
     case 'retry': {
       const attempt = job.attemptsMade + 1;
-      // This worker's DELIVERY_ATTEMPTS, or fewer for a job queued with fewer (by an earlier version).
-      const final = attempt >= Math.min(deps.attempts, job.opts.attempts ?? 1);
+      const final = isLastAttempt(job, deps);
       const errorMessage = final ? `Gave up after ${attempt} attempts: ${reason}` : reason;
       await recordOutcome(deps, target, { errorMessage, final, attempted: true, provider: sender.provider });
       deps.logger.warn(final ? 'notification failed: no attempts left' : 'send failed, will retry', { ...log, attempt, reason });
@@ -287,6 +286,14 @@ async function recordFailure(
       throw failure;
     }
   }
+}
+
+/**
+ * Whether the job's attempt now running is its last: this worker's DELIVERY_ATTEMPTS, or fewer for a
+ * job queued with fewer (by an earlier version). Jobs are queued with more than any worker gives.
+ */
+export function isLastAttempt(job: Job, deps: Pick<DeliveryDeps, 'attempts'>): boolean {
+  return job.attemptsMade + 1 >= Math.min(deps.attempts, job.opts.attempts ?? 1);
 }
 
 /** How long a throttled job waits: the provider's Retry-After, else a second, within bounds. */

@@ -12,7 +12,7 @@ import { toProviderError } from '@notofine/providers';
 import type { DeliveryJobData } from '@notofine/queue';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { UndeliverableError } from './channel-sender';
-import { DATABASE_PAUSE_MS, holdChannel, persistently, waitOutThrottle, withinTimeout, type DeliveryDeps, type DeliveryOutcome } from './deliver-notification';
+import { DATABASE_PAUSE_MS, holdChannel, isLastAttempt, persistently, waitOutThrottle, withinTimeout, type DeliveryDeps, type DeliveryOutcome } from './deliver-notification';
 import { pendingDevicesOf, type DeviceOutcomes } from './push-sender';
 
 /**
@@ -95,7 +95,7 @@ async function sendToPendingDevices(job: Job<DeliveryJobData>, deps: DeliveryDep
     return waitOutThrottle(job, deps, target.channel, next, token, log);
   }
   const attempt = job.attemptsMade + 1;
-  if (attempt >= (job.opts.attempts ?? 1)) {
+  if (isLastAttempt(job, deps)) {
     await giveUpAll();
     deps.logger.warn('pending push devices given up: no attempts left', { ...log, attempt, reason: pending.errorMessage });
     throw new UnrecoverableError(`Gave up on ${pending.deviceIds.length} device(s) after ${attempt} attempts: ${pending.errorMessage}`);
