@@ -48,8 +48,8 @@ it('runs the images on the major .nvmrc names, and CI on that major, pinned with
 it('admits in engines the images’ Node and the one CI pins, and no Node that cannot require() ES modules', () => {
   expect(satisfies(`${imageMajor('api')}.0.0`, engines)).toBe(true);
   expect(satisfies(ciNode.version, engines)).toBe(true);
-  // uuid 14 (under Vonage's SDK) is ES modules only, which CommonJS can require() from Node 20.19
-  // and 22.12 on, without a flag.
+  // uuid 14 (under Vonage's SDK) and jose 6 (the API's user tokens, firebase-admin) are ES modules
+  // only, which CommonJS can require() from Node 20.19 and 22.12 on, without a flag.
   for (const version of ['18.20.8', '20.18.3', '21.7.3', '22.11.0']) expect([version, satisfies(version, engines)]).toEqual([version, false]);
   for (const version of ['20.19.0', '22.12.0', '24.0.0']) expect([version, satisfies(version, engines)]).toEqual([version, true]);
 });
