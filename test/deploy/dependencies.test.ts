@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { instructions, stages } from '@test/dockerfile';
 import * as twilio from 'twilio';
 import * as twilioWebhooks from 'twilio/lib/webhooks/webhooks';
+import { startFcmServer, type LoopbackFcm } from '../../packages/providers/test/loopback/fcm-server';
 
 // What the services load and install, beyond the code: entry points into large SDKs, install-time
 // scripts, the images' production installs, and the dependency tree's duplicates.
@@ -76,4 +78,94 @@ describe('install-time telemetry', () => {
     // The same script does report for a project that has not opted out.
     await expect(scarfReports({ ...rootPackage, scarfSettings: { skipTraversal: true } })).resolves.toBe(1);
   });
+});
+
+// ---- the images' production installs ---------------------------------------------------------------
+
+interface LockedPackage {
+  version?: string;
+  dev?: boolean;
+  optional?: boolean;
+  devOptional?: boolean;
+}
+
+const workspaces = (JSON.parse(read('package.json')) as { workspaces: string[] }).workspaces;
+const locked = (JSON.parse(read('package-lock.json')) as { packages: Record<string, LockedPackage> }).packages;
+/** npm, on the Node that runs these tests (on the images' Node in CI's main pass). */
+const npm = (args: string[], cwd: string) =>
+  run('npm', args, { cwd, env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` }, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+
+/** The runtime stage's `npm ci` of a service's Dockerfile, as arguments. */
+function imageInstall(service: string): string[] {
+  const runtime = stages(instructions(read(`services/${service}/Dockerfile`))).at(-1)!;
+  const commands = runtime.filter((i) => i.name === 'RUN').flatMap((i) => i.args.split('&&').map((command) => command.trim()));
+  const install = commands.filter((command) => command.startsWith('npm ci '));
+  expect(install).toHaveLength(1);
+  return install[0]!.split(/\s+/).slice(1);
+}
+
+/**
+ * A directory laid out as the service's image: the manifests and the lockfile installed with the
+ * Dockerfile's own command, then the compiled workspaces (built here if need be) and the templates.
+ */
+async function installAsImage(service: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), `image-${service}-`));
+  for (const file of ['package.json', 'package-lock.json', ...workspaces.map((workspace) => `${workspace}/package.json`)]) {
+    mkdirSync(join(dir, dirname(file)), { recursive: true });
+    cpSync(join(root, file), join(dir, file));
+  }
+  await npm(imageInstall(service), dir);
+  await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', `services/${service}/tsconfig.build.json`], { cwd: root, timeout: 300_000 });
+  for (const workspace of [...workspaces.filter((w) => w.startsWith('packages/')), `services/${service}`]) {
+    cpSync(join(root, workspace, 'dist'), join(dir, workspace, 'dist'), { recursive: true });
+  }
+  cpSync(join(root, 'packages/notifications/templates'), join(dir, 'packages/notifications/templates'), { recursive: true });
+  return dir;
+}
+
+/** The lockfile's packages a production install must leave out when it omits optional ones. */
+const optionalOnly = Object.entries(locked)
+  .filter(([path, entry]) => path.includes('node_modules/') && !entry.dev && (entry.optional || entry.devOptional))
+  .map(([path]) => path);
+
+describe.each([
+  ['api', 'services/api/dist/api-service.js'],
+  ['worker', 'services/worker/dist/worker-service.js'],
+] as const)("the %s image's production install", (service, entryPoint) => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await installAsImage(service);
+  }, 600_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('leaves out dev and optional packages', () => {
+    expect(imageInstall(service)).toEqual(expect.arrayContaining(['--omit=dev', '--omit=optional', '--workspace', `services/${service}`]));
+    expect(optionalOnly).toEqual(expect.arrayContaining(['node_modules/msgpackr-extract']));
+    expect(optionalOnly.filter((path) => existsSync(join(dir, path)))).toEqual([]);
+  });
+
+  it('holds every package the service loads', async () => {
+    const script = `require(${JSON.stringify(`./${entryPoint}`)}); console.log('loaded');`;
+    await expect(run(process.execPath, ['-e', script], { cwd: dir, timeout: 60_000 })).resolves.toMatchObject({ stdout: 'loaded\n' });
+  });
+
+  if (service === 'worker') {
+    it("sends a push with firebase-admin's messaging, without its Firestore and Storage clients", async () => {
+      const fcm: LoopbackFcm = await startFcmServer('notofine-image');
+      try {
+        const script = `
+          const { FcmPushProvider } = require('@notofine/providers');
+          const absent = ['@google-cloud/firestore', '@google-cloud/storage'].filter((name) => { try { require.resolve(name); return false; } catch { return true; } });
+          const provider = new FcmPushProvider({ projectId: 'notofine-image', credentials: JSON.parse(process.env.FCM_SERVICE_ACCOUNT), baseUrl: process.env.FCM_URL, timeoutMs: 10000 }, undefined);
+          provider.send({ notificationId: 1, tokens: ['token-a'], title: 'Rappel', body: 'Votre contravention est due.' })
+            .then(async (outcome) => { await provider.close(); console.log(JSON.stringify({ absent, accepted: outcome.accepted.length, refused: outcome.refused.length })); });`;
+        const env = { PATH: process.env.PATH ?? '', FCM_URL: fcm.server.url, FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount) };
+        const { stdout } = await run(process.execPath, ['-e', script], { cwd: join(dir, 'services/worker'), env, timeout: 60_000 });
+        expect(JSON.parse(stdout)).toEqual({ absent: ['@google-cloud/firestore', '@google-cloud/storage'], accepted: 1, refused: 0 });
+        expect(fcm.sends()).toEqual(['token-a']);
+      } finally {
+        await fcm.server.close();
+      }
+    });
+  }
 });
