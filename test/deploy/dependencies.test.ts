@@ -35,8 +35,8 @@ describe('the API', () => {
     // The very function the SDK's main entry point exports.
     expect(twilioWebhooks.validateRequest).toBe(twilio.validateRequest);
 
-    // Loading the API's check loads one file of the SDK (its main entry point: its REST client,
-    // axios, some 235 modules).
+    // Loading the API's check loads that one file of the SDK (its main entry point would load its
+    // REST client and axios: some 235 modules).
     const script = `require('./services/api/src/webhooks/twilio.ts');
       console.log(JSON.stringify(Object.keys(require.cache).filter((file) => file.includes('/node_modules/twilio/')).map((file) => file.slice(file.indexOf('twilio/')))));`;
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, timeout: 20_000 });
