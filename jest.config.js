@@ -9,11 +9,13 @@ module.exports = {
   testEnvironment: 'node',
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
-    // uuid 14 (required by Vonage's SDK) is ES modules only. Node >= 20.19 requires it natively,
-    // Jest's module loader does not before Node 24.9: compile it to CommonJS for the tests.
-    '/node_modules/uuid/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } }],
+    // uuid 14 (required by Vonage's SDK) and jose 6 (the API's user tokens, firebase-admin's
+    // jwks-rsa) are ES modules only. Node >= 20.19 requires them natively; Jest's module loader
+    // does so only on Node >= 24.9 started with --experimental-vm-modules, which `npm test` does not
+    // use (on Node 20 it could not): compile them to CommonJS for the tests.
+    '/node_modules/(uuid|jose)/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!uuid/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(uuid|jose)/)'],
   moduleNameMapper: {
     '^@notofine/(config|logger|errors|lifecycle|metrics|db|queue|providers|notifications)$': '<rootDir>/packages/$1/src',
     '^@test/(.*)$': '<rootDir>/test/support/$1',

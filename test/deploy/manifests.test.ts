@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig, type Config } from '@notofine/config';
+import { instructions, stages as stagesOf } from '@test/dockerfile';
 import { QueueKeys } from 'bullmq';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -380,30 +381,6 @@ function kedaProblems(manifests: readonly Manifest[], prefix: string): string[] 
   return problems;
 }
 
-// ---- Dockerfiles --------------------------------------------------------------------------------------
-
-interface Instruction {
-  readonly name: string;
-  readonly args: string;
-}
-
-/** A Dockerfile's instructions, continuation lines joined, comments left out. */
-function instructions(text: string): Instruction[] {
-  const logical = text
-    .split('\n')
-    .filter((line) => !/^\s*#/.test(line))
-    .join('\n')
-    .replace(/\\\n/g, ' ');
-  return logical
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .map((line) => {
-      const [name, ...rest] = line.split(/\s+/);
-      return { name: name!.toUpperCase(), args: rest.join(' ') };
-    });
-}
-
 const run = promisify(execFile);
 
 // ======================================================================================================
@@ -534,12 +511,7 @@ describe('k8s/', () => {
 
 describe.each(['api', 'worker'] as const)('services/%s/Dockerfile', (service) => {
   const dockerfile = instructions(read(`services/${service}/Dockerfile`));
-  // The stages, each from its FROM on (the ARG before the first FROM belongs to none).
-  const stages: Instruction[][] = [];
-  for (const instruction of dockerfile) {
-    if (instruction.name === 'FROM') stages.push([instruction]);
-    else stages.at(-1)?.push(instruction);
-  }
+  const stages = stagesOf(dockerfile);
   const runtime = stages.at(-1)!;
   const args = (name: string, stage = runtime) => stage.filter((i) => i.name === name).map((i) => i.args);
   const port = service === 'api' ? loadConfig({}).http.port : loadConfig({}).http.healthPort;
@@ -555,7 +527,7 @@ describe.each(['api', 'worker'] as const)('services/%s/Dockerfile', (service) =>
 
   it('installs production dependencies only, with every workspace manifest for the lockfile', () => {
     expect(args('ENV').join(' ')).toMatch(/NODE_ENV=production/);
-    expect(args('RUN').join('\n')).toMatch(new RegExp(`npm ci --omit=dev --workspace services/${service}`));
+    expect(args('RUN').join('\n')).toMatch(new RegExp(`npm ci --omit=dev --omit=optional --workspace services/${service}`));
     const copied = args('COPY').map((a) => a.split(' ')[0]);
     for (const file of ['package.json', ...workspaces.map((w) => `${w}/package.json`)]) expect(copied.join(' ')).toContain(file);
     expect(args('COPY').some((a) => a.startsWith('--from=build'))).toBe(true);

@@ -45,6 +45,12 @@ describe.each(workspaces)('%s', (workspace) => {
     expect([...imported].filter((name) => !declared.has(name))).toEqual([]);
   });
 
+  it('imports every package it declares: an unused one is only weight in the image', () => {
+    // A type package (@types/x) is used where x is.
+    const used = (name: string) => imported.has(name) || (name.startsWith('@types/') && imported.has(name.slice('@types/'.length).replace(/^(.+)__/, '@$1/')));
+    expect([...declared].filter((name) => !used(name))).toEqual([]);
+  });
+
   it('references, for the build, every workspace it imports', () => {
     const build = JSON.parse(readFileSync(join(root, workspace, 'tsconfig.build.json'), 'utf8')) as { references?: Array<{ path: string }> };
     const referenced = new Set((build.references ?? []).map((reference) => relative(root, join(root, workspace, reference.path, '..'))));

@@ -1,5 +1,5 @@
 import type { Logger } from '@notofine/logger';
-import { Vonage } from '@vonage/server-sdk';
+import { SMS, TypeEnum } from '@vonage/sms';
 import { errorForHttpStatus, toProviderError } from './classify';
 import { withRecipientMasked } from './recipient-masking';
 import { isGsm7 } from './gsm';
@@ -24,29 +24,25 @@ interface VonageMessageStatus {
   readonly messageId?: string;
 }
 
-type VonageSmsParams = NonNullable<Parameters<Vonage['sms']['send']>[0]>;
-/** The SDK's `TypeEnum.UNICODE`, which `@vonage/server-sdk` does not re-export. */
-const UNICODE = 'unicode' as VonageSmsParams['type'];
-
 /** Per-message status codes of the SMS API: throttled; worth retrying; anything else fails. */
 const THROTTLED = '1';
 const TRANSIENT = new Set(['5', '10']);
 
 /**
- * SMS through Vonage's SMS API with the official SDK (`restHost` = `baseUrl`, requests bounded by
- * `timeoutMs`). A long text goes out as several parts; it is accepted when every part is, and the
- * first part's message id is kept. The per-message `status` codes decide what a refusal means,
+ * SMS through Vonage's SMS API with the official SDK's SMS client (`@vonage/sms`, not the whole
+ * `@vonage/server-sdk`; `restHost` = `baseUrl`, requests bounded by `timeoutMs`). A long text goes
+ * out as several parts; it is accepted when every part is, and the first part's message id is kept. The per-message `status` codes decide what a refusal means,
  * because the SDK's failure classes do not carry that decision.
  */
 export class VonageSmsProvider implements SmsProvider {
   readonly name = 'vonage';
-  private readonly vonage: Vonage;
+  private readonly sms: SMS;
 
   constructor(
     private readonly options: VonageOptions,
     _logger: Logger,
   ) {
-    this.vonage = new Vonage({ apiKey: options.apiKey, apiSecret: options.apiSecret }, { restHost: options.baseUrl, timeout: options.timeoutMs });
+    this.sms = new SMS({ apiKey: options.apiKey, apiSecret: options.apiSecret }, { restHost: options.baseUrl, timeout: options.timeoutMs });
   }
 
   async send(message: SmsMessage): Promise<Accepted> {
@@ -60,12 +56,12 @@ export class VonageSmsProvider implements SmsProvider {
   private async sendParts(message: SmsMessage): Promise<Accepted> {
     let messages: readonly VonageMessageStatus[];
     try {
-      const response = await this.vonage.sms.send({
+      const response = await this.sms.send({
         to: message.to.replace(/^\+/, ''),
         from: this.options.from.replace(/^\+/, ''),
         text: message.text,
         clientRef: String(message.notificationId),
-        ...(!isGsm7(message.text) && { type: UNICODE }),
+        ...(!isGsm7(message.text) && { type: TypeEnum.UNICODE }),
         ...(this.options.statusCallbackUrl && { callback: this.options.statusCallbackUrl }),
       });
       messages = response.messages;

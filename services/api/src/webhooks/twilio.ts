@@ -1,5 +1,6 @@
 import type { DeliveryReceipt } from '@notofine/db';
-import twilio from 'twilio';
+// The SDK's signature check alone: its main entry point loads the whole REST client (and axios).
+import * as twilio from 'twilio/lib/webhooks/webhooks';
 import { InvalidSignatureError } from './signature-error';
 
 /**
